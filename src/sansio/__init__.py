@@ -1,0 +1,78 @@
+"""sansio: a sans-IO HTTP/1.0 protocol core, with the HTTP/1.1 framing real clients send.
+
+Bytes in, typed events out; events in, bytes out. No sockets, threads or clocks::
+
+    import sansio
+
+    conn = sansio.Connection(sansio.SERVER)
+    conn.receive_data(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    request = conn.next_event()          # Request(method=b"GET", target=b"/", ...)
+    assert conn.next_event() == sansio.EndOfMessage()
+    wire = conn.send(sansio.Response(200, [(b"Content-Length", b"2")]))
+    wire += conn.send(sansio.Data(b"hi")) + conn.send(sansio.EndOfMessage())
+"""
+
+from ._connection import Connection
+from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._events import (
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Event,
+    Headers,
+    InformationalResponse,
+    Request,
+    Response,
+)
+from ._limits import Limits
+from ._state import (
+    CLIENT,
+    CLOSED,
+    DONE,
+    ERROR,
+    IDLE,
+    MUST_CLOSE,
+    NEED_DATA,
+    PAUSED,
+    PEER_TRANSITIONS,
+    SEND_BODY,
+    SEND_RESPONSE,
+    SERVER,
+    TRANSITIONS,
+    Role,
+    Sentinel,
+    State,
+)
+
+__all__ = [
+    "CLIENT",
+    "CLOSED",
+    "DONE",
+    "ERROR",
+    "IDLE",
+    "MUST_CLOSE",
+    "NEED_DATA",
+    "PAUSED",
+    "PEER_TRANSITIONS",
+    "SEND_BODY",
+    "SEND_RESPONSE",
+    "SERVER",
+    "TRANSITIONS",
+    "Connection",
+    "ConnectionClosed",
+    "Data",
+    "EndOfMessage",
+    "Event",
+    "Headers",
+    "InformationalResponse",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "Role",
+    "Sentinel",
+    "State",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""The receive buffer: bytes from the peer, and the one place that searches them.
+
+Theory of operation: bytes are appended to a ``bytearray`` and consumed from its front
+(CPython deletes a bytearray's prefix in O(1) by moving its start). A search for the
+end of a head that fails remembers how far it got, so the next search starts there:
+feeding a head one byte at a time costs O(n) in total, not O(n^2). ``bytes_scanned``
+counts the bytes every search looked at, so tests can prove that by counting.
+
+While a head is incomplete the limits are checked on what has arrived, each against
+the smallest head these bytes could still become, so that a head gets the same verdict
+whether it arrives in one read or in many.
+"""
+
+from __future__ import annotations
+
+from ._errors import RemoteProtocolError
+from ._limits import Limits
+
+__all__ = ["ReceiveBuffer"]
+
+
+class ReceiveBuffer:
+    __slots__ = ("_data", "_first_lf", "_last_lf", "_searched", "bytes_scanned")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._searched = 0  # the terminator search of the current head resumes here
+        self._first_lf = -1  # end of the current head's start line, once seen
+        self._last_lf = -1  # start of the current head's unfinished line, minus one
+        self.bytes_scanned = 0
+
+    def feed(self, data: bytes) -> None:
+        self._data += data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def peek(self, size: int) -> bytes:
+        return bytes(self._data[:size])
+
+    def take(self, size: int) -> bytes:
+        """Remove and return up to ``size`` bytes."""
+        data = self._data
+        if size >= len(data):
+            out = bytes(data)
+            data.clear()
+        else:
+            out = bytes(data[:size])
+            del data[:size]
+        return out
+
+    def skip_newlines(self) -> None:
+        """Drop CR and LF bytes at the front (empty lines before a request line)."""
+        data = self._data
+        n = 0
+        end = len(data)
+        while n < end and data[n] in b"\r\n":
+            n += 1
+        if n:
+            del data[:n]
+            self._searched = 0
+
+    def only_newlines(self) -> bool:
+        """True if every buffered byte is CR or LF."""
+        return not self._data.translate(None, b"\r\n")
+
+    def take_head(self, limits: Limits, start_line_status: int) -> bytes | None:
+        """Remove a head ended by an empty line and return it without that line.
+
+        The returned bytes end where the last header line ends, before its line
+        ending. Returns ``None`` if the head is incomplete; raises if what has arrived
+        already breaks a limit (``start_line_status`` for the start line, 431 else).
+        """
+        data = self._data
+        start = self._searched
+        # The head ends at the first empty line: LF CRLF or LF LF (bare LF allowed).
+        end = data.find(b"\n\r\n", start)
+        stop = len(data) if end < 0 else end + 1
+        bare = data.find(b"\n\n", start, stop)
+        self.bytes_scanned += (stop - start) * 2
+        if bare >= 0:
+            end, consumed = bare, bare + 2
+        elif end >= 0:
+            consumed = end + 3
+        else:
+            self._check_partial_head(limits, start_line_status)
+            self._searched = max(start, len(data) - 2)
+            return None
+        if end and data[end - 1] == 0x0D:
+            head = bytes(data[: end - 1])
+        else:
+            head = bytes(data[:end])
+        del data[:consumed]
+        self._searched = 0
+        self._first_lf = self._last_lf = -1
+        return head
+
+    def _check_partial_head(self, limits: Limits, start_line_status: int) -> None:
+        data = self._data
+        size = len(data)
+        start = self._searched
+        if self._first_lf < 0:
+            lf = data.find(b"\n", start)
+            self.bytes_scanned += (size if lf < 0 else lf) - start
+            if lf < 0:
+                # A CR at the end may still turn out to be the line ending.
+                if size - 1 > limits.max_start_line_size:
+                    raise start_line_too_long(limits, start_line_status)
+                return
+            self._first_lf = self._last_lf = lf
+            if lf - (data[lf - 1] == 0x0D if lf else 0) > limits.max_start_line_size:
+                raise start_line_too_long(limits, start_line_status)
+        last = data.rfind(b"\n", max(start, self._last_lf + 1))
+        self.bytes_scanned += size - start
+        if last > self._last_lf:
+            self._last_lf = last
+        if size - self._last_lf - 2 > limits.max_field_size:
+            raise field_too_long(limits)
+        # The last three bytes may yet be the empty line that ends the head.
+        if size - 3 > limits.max_head_size:
+            raise head_too_large(limits)
+
+    # -- chunked framing -----------------------------------------------------------
+
+    def take_crlf_line(self, max_size: int, what: str) -> bytes | None:
+        """Remove and return one CRLF-terminated line, without its CRLF.
+
+        Bare LF is refused here: chunked framing needs CRLF (RFC 9112 §7.1, and its
+        Errata 7633), since parsers that disagree on line ends disagree on framing.
+        """
+        data = self._data
+        start = self._searched
+        lf = data.find(b"\n", start, max_size + 2)
+        self.bytes_scanned += (min(len(data), max_size + 2) if lf < 0 else lf) - start
+        if lf < 0:
+            if len(data) > max_size + 1:
+                raise RemoteProtocolError(f"{what} is longer than {max_size} bytes")
+            self._searched = len(data)
+            return None
+        if lf == 0 or data[lf - 1] != 0x0D:
+            raise RemoteProtocolError(f"{what} does not end in CRLF (bare LF)")
+        line = bytes(data[: lf - 1])
+        del data[: lf + 1]
+        self._searched = 0
+        return line
+
+
+def start_line_too_long(limits: Limits, status: int) -> RemoteProtocolError:
+    which = "request line" if status == 414 else "status line"
+    return RemoteProtocolError(
+        f"{which} is longer than {limits.max_start_line_size} bytes", status_hint=status
+    )
+
+
+def field_too_long(limits: Limits) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"a header line is longer than {limits.max_field_size} bytes", status_hint=431
+    )
+
+
+def head_too_large(limits: Limits) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"the message head is larger than {limits.max_head_size} bytes", status_hint=431
+    )

@@ -1,0 +1,298 @@
+"""The connection: one object per HTTP/1.x connection, in the client or server role.
+
+It owns the receive buffer, both sides' states, the reader for what the peer sends
+next and the writer for what we send next. ``next_event`` swaps readers as the
+peer's state changes; ``send`` validates and serialises. Every remote error goes
+through one funnel that puts the peer in ERROR for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._body import BodyReader, LengthReader
+from ._buffer import ReceiveBuffer
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Event,
+    InformationalResponse,
+    Request,
+    Response,
+)
+from ._framing import parse_request, parse_response
+from ._limits import Limits
+from ._state import (
+    CLIENT,
+    CLOSED,
+    DONE,
+    ERROR,
+    IDLE,
+    MUST_CLOSE,
+    NEED_DATA,
+    PAUSED,
+    SEND_BODY,
+    SEND_RESPONSE,
+    SERVER,
+    ConnectionState,
+    Role,
+    Sentinel,
+    State,
+)
+from ._writers import BodyWriter, write_informational, write_request, write_response
+
+__all__ = ["Connection"]
+
+_CLOSED = ConnectionClosed()
+
+
+class Connection:
+    """An HTTP/1.0 (and HTTP/1.1-framed) connection, as ``role`` sees it.
+
+    Feed it bytes with ``receive_data`` and take events from ``next_event``; turn
+    your events into bytes with ``send``. It does no I/O of its own.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_cstate",
+        "_eof",
+        "_error",
+        "_expect_continue",
+        "_limits",
+        "_reader",
+        "_request_method",
+        "_writer",
+        "our_role",
+        "their_http_version",
+        "their_role",
+    )
+
+    def __init__(self, role: Role, *, limits: Limits = Limits()) -> None:
+        if role is not CLIENT and role is not SERVER:
+            raise ValueError(f"role must be sansio.CLIENT or sansio.SERVER, not {role!r}")
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a sansio.Limits, not {type(limits).__name__}")
+        self.our_role = role
+        self.their_role = SERVER if role is CLIENT else CLIENT
+        self.their_http_version: bytes | None = None
+        self._limits = limits
+        self._buffer = ReceiveBuffer()
+        self._cstate = ConnectionState()
+        self._reader: BodyReader = LengthReader(0)
+        self._writer: BodyWriter | None = None
+        self._request_method: bytes | None = None
+        self._expect_continue = False
+        self._eof = False
+        self._error: RemoteProtocolError | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<sansio.Connection {self.our_role!r} our_state={self.our_state!r} "
+            f"their_state={self.their_state!r} keep_alive={self.keep_alive}>"
+        )
+
+    # -- where we stand -------------------------------------------------------------
+
+    @property
+    def our_state(self) -> State:
+        return self._cstate.states[self.our_role]
+
+    @property
+    def their_state(self) -> State:
+        return self._cstate.states[self.their_role]
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection can carry another message after this one."""
+        return self._cstate.keep_alive
+
+    @property
+    def they_are_waiting_for_100_continue(self) -> bool:
+        """A 1.1 client sent ``Expect: 100-continue`` and waits before its body."""
+        return (
+            self._expect_continue
+            and self.our_role is SERVER
+            and self._cstate.states[CLIENT] is SEND_BODY
+            and self._cstate.states[SERVER] is SEND_RESPONSE
+        )
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        """Bytes received but not yet parsed, and whether the peer has closed."""
+        return self._buffer.peek(len(self._buffer)), self._eof
+
+    # -- receiving ------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the peer; ``b""`` means the peer closed its side."""
+        if data:
+            if self._eof:
+                raise RuntimeError("received data after the peer closed the connection")
+            self._buffer.feed(data)
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | Sentinel:
+        """The next event from the peer, ``NEED_DATA`` or ``PAUSED``; or raise.
+
+        Raises ``RemoteProtocolError`` (with ``status_hint``) if the peer broke the
+        protocol; the peer is then in ERROR and every later call raises again.
+        """
+        states = self._cstate.states
+        role = self.their_role
+        state = states[role]
+        try:
+            if state is SEND_BODY:
+                event: Event | None = self._reader(self._buffer)
+                if event is None:
+                    if not self._eof:
+                        return NEED_DATA
+                    event = self._reader.eof()
+                if type(event) is EndOfMessage:
+                    self._expect_continue = False
+                    self._cstate.process_event(role, EndOfMessage)
+                return event
+            if state is IDLE or (state is SEND_RESPONSE and role is SERVER):
+                return self._read_head()
+            if state is DONE:
+                if self._eof and not self._buffer:
+                    return self._closed()
+                return PAUSED
+            if state is MUST_CLOSE:
+                if self._buffer:
+                    if not self._buffer.only_newlines():
+                        raise RemoteProtocolError(
+                            "data after the end of the last message on a connection "
+                            "that is closing"
+                        )
+                    self._buffer.take(len(self._buffer))
+                return self._closed() if self._eof else NEED_DATA
+            if state is CLOSED:
+                return _CLOSED
+            assert state is ERROR
+            raise RemoteProtocolError(
+                "can't receive: the peer already broke the protocol"
+                + (f" ({self._error})" if self._error else ""),
+                self._error.status_hint if self._error else 400,
+            )
+        except RemoteProtocolError as exc:
+            if states[role] is not ERROR:
+                self._error = exc
+                self._cstate.process_error(role)
+            raise
+
+    def events(self) -> Iterator[Event]:
+        """Every event available now; stops at ``NEED_DATA`` or ``PAUSED``."""
+        while True:
+            event = self.next_event()
+            if type(event) is Sentinel:
+                return
+            yield event  # type: ignore[misc]
+
+    def _closed(self) -> ConnectionClosed:
+        self._cstate.process_event(self.their_role, ConnectionClosed)
+        self._cstate.disable_keep_alive()
+        return _CLOSED
+
+    def _read_head(self) -> Event | Sentinel:
+        buffer = self._buffer
+        if self.our_role is SERVER:
+            if buffer and buffer.peek(1) in (b"\r", b"\n"):
+                buffer.skip_newlines()  # RFC 9112 §2.2: ignore empty lines before it
+            head = buffer.take_head(self._limits, 414)
+            if head is None:
+                return self._head_incomplete("request")
+            request, reader, keep_alive, expect = parse_request(head, self._limits)
+            if not keep_alive:
+                if request.http_version == b"1.0" and type(reader) is LengthReader:
+                    self._refuse_unframed_body(request, reader)
+                self._cstate.disable_keep_alive()
+            self.their_http_version = request.http_version
+            self._request_method = request.method
+            self._expect_continue = expect
+            self._reader = reader
+            self._cstate.process_event(CLIENT, Request)
+            return request
+        if self._cstate.states[SERVER] is IDLE:
+            if buffer:
+                raise RemoteProtocolError("the server sent data before any request")
+            return self._closed() if self._eof else NEED_DATA
+        head = buffer.take_head(self._limits, 400)
+        if head is None:
+            return self._head_incomplete("response")
+        response, reader, keep_alive = parse_response(head, self._limits, self._request_method)
+        self.their_http_version = response.http_version
+        if type(response) is InformationalResponse:
+            return response
+        if not keep_alive:
+            self._cstate.disable_keep_alive()
+        self._reader = reader
+        self._cstate.process_event(SERVER, Response)
+        return response
+
+    def _head_incomplete(self, what: str) -> Sentinel | ConnectionClosed:
+        if not self._eof:
+            return NEED_DATA
+        if not self._buffer:
+            return self._closed()
+        raise RemoteProtocolError(f"peer closed the connection in the middle of a {what} head")
+
+    def _refuse_unframed_body(self, request: Request, reader: LengthReader) -> None:
+        # RFC 1945 §7.2.2: an HTTP/1.0 body needs Content-Length. Bytes right behind a
+        # head that declared none cannot be a next request (no keep-alive), so they
+        # are a body we cannot delimit.
+        if not reader.remaining and self._buffer and not self._buffer.only_newlines():
+            raise RemoteProtocolError(
+                "HTTP/1.0 request with a body but no Content-Length", status_hint=411
+            )
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, event: Event) -> bytes:
+        """Serialise ``event``; raise ``LocalProtocolError`` (and send nothing) on misuse."""
+        event_type = type(event)
+        role = self.our_role
+        cstate = self._cstate
+        cstate.check_event(role, event_type)
+        keep_alive = True
+        if event_type is Data:
+            assert self._writer is not None
+            out = self._writer.data(event.data)  # type: ignore[attr-defined]
+        elif event_type is EndOfMessage:
+            assert self._writer is not None
+            out = self._writer.end(event.headers)  # type: ignore[attr-defined]
+        elif event_type is Response:
+            out, self._writer, keep_alive = write_response(
+                event,  # type: ignore[arg-type]
+                self._request_method,
+                self.their_http_version,
+                cstate.keep_alive,
+            )
+        elif event_type is Request:
+            out, self._writer, keep_alive = write_request(event)  # type: ignore[arg-type]
+            self._request_method = event.method  # type: ignore[attr-defined]
+        elif event_type is InformationalResponse:
+            if self.their_http_version != b"1.1":
+                raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
+            out = write_informational(
+                event.status_code, event.headers, event.reason  # type: ignore[attr-defined]
+            )
+            self._expect_continue = False
+        else:  # ConnectionClosed
+            out = b""
+            keep_alive = False
+        cstate.process_event(role, event_type)
+        if not keep_alive:
+            cstate.disable_keep_alive()
+        return out
+
+    def start_next_cycle(self) -> None:
+        """Reset both sides to IDLE for the next request on a kept-alive connection."""
+        self._cstate.start_next_cycle()
+        self._reader = LengthReader(0)
+        self._writer = None
+        self._request_method = None
+        self._expect_continue = False

@@ -1,0 +1,221 @@
+"""From a parsed head to a message: its event, its body framing and keep-alive.
+
+This is where RFC 9112 §6.3 (message body length) and the smuggling rules of §11 live:
+both Content-Length and Transfer-Encoding, differing or malformed lengths, codings
+other than a final chunked, Transfer-Encoding in HTTP/1.0, and the Host rule of §3.2.
+"""
+
+from __future__ import annotations
+
+from ._body import BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
+from ._errors import RemoteProtocolError
+from ._events import Headers, InformationalResponse, Request, Response
+from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
+from ._headers import parse_fields, split_head
+from ._limits import Limits
+
+__all__ = [
+    "Framing",
+    "connection_tokens",
+    "parse_content_length",
+    "parse_request",
+    "parse_response",
+    "transfer_codings",
+]
+
+# (event, body reader, keep-alive, expects 100-continue)
+Framing = tuple[Request, BodyReader, bool, bool]
+
+_MAX_LENGTH_DIGITS = 18  # below 2**63: every peer can represent it
+
+
+def parse_request(head: bytes, limits: Limits) -> Framing:
+    """Parse a request head; decide its body framing, persistence and Expect."""
+    lines = split_head(head, limits, 414)
+    method, target, version = _parse_request_line(lines[0])
+    headers, names = parse_fields(lines, 1, obs_fold=False)
+    http11 = version == b"1.1"
+    if http11:
+        host_count = (b"\n" + names + b"\n").count(b"\nhost\n")
+        if host_count != 1:
+            raise RemoteProtocolError(
+                "HTTP/1.1 request without a Host header"
+                if not host_count
+                else f"HTTP/1.1 request with {host_count} Host headers"
+            )
+    request = Request(method, target, headers, version)
+    if not names:
+        return request, LengthReader(0), http11, False
+    reader = _request_body(headers, names, version, limits)
+    keep_alive = _keep_alive(headers, names, http11)
+    expect = http11 and b"expect" in names and _expects_continue(headers)
+    return request, reader, keep_alive, expect
+
+
+def _parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        if len(parts) < 3:
+            raise RemoteProtocolError(f"malformed request line: {line[:60]!r}")
+        raise RemoteProtocolError(f"request line with extra spaces: {line[:60]!r}")
+    method, target, version = parts
+    if not method or method.translate(None, TOKEN_CHARS):
+        raise RemoteProtocolError(f"invalid method {method[:40]!r}")
+    if not target or target.translate(None, TARGET_CHARS):
+        raise RemoteProtocolError(f"invalid request target {target[:60]!r}")
+    if version == b"HTTP/1.1" or version == b"HTTP/1.0":
+        return method, target, version[5:]
+    return method, target, _parse_version(version, 505)
+
+
+def _parse_version(version: bytes, unsupported_status: int) -> bytes:
+    match = HTTP_VERSION.fullmatch(version)
+    if match is None:
+        raise RemoteProtocolError(f"invalid HTTP version {version[:20]!r}")
+    major, minor = match.groups()
+    if major != b"1":
+        raise RemoteProtocolError(
+            f"unsupported HTTP version {version.decode('ascii')}",
+            status_hint=unsupported_status,
+        )
+    # RFC 9110 §2.5: a higher minor version is processed as the highest we speak.
+    return b"1.0" if minor == b"0" else b"1.1"
+
+
+def _values(headers: Headers, name: bytes) -> list[bytes]:
+    return [value for key, value in headers if key == name]
+
+
+def _request_body(headers: Headers, names: bytes, version: bytes, limits: Limits) -> BodyReader:
+    has_te = b"transfer-encoding" in names and _values(headers, b"transfer-encoding")
+    has_cl = b"content-length" in names and _values(headers, b"content-length")
+    if has_te:
+        if has_cl:
+            raise RemoteProtocolError("request has both Content-Length and Transfer-Encoding")
+        if version == b"1.0":
+            raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 request")
+        codings = transfer_codings(has_te)
+        if codings[-1:] != [b"chunked"]:
+            raise RemoteProtocolError(
+                f"request's final transfer coding is not chunked: {b', '.join(has_te)!r}"
+            )
+        if len(codings) > 1:
+            if b"chunked" in codings[:-1]:
+                raise RemoteProtocolError("request applies chunked more than once")
+            raise RemoteProtocolError(
+                f"unsupported transfer coding {codings[0].decode('latin-1')!r}", status_hint=501
+            )
+        return ChunkedReader(limits)
+    if has_cl:
+        length = parse_content_length(has_cl)
+        if limits.max_body_size is not None and length > limits.max_body_size:
+            raise RemoteProtocolError(
+                f"request body of {length} bytes is larger than {limits.max_body_size}",
+                status_hint=413,
+            )
+        return LengthReader(length)
+    return LengthReader(0)
+
+
+def parse_content_length(values: list[bytes]) -> int:
+    """One Content-Length from every value given, or raise.
+
+    Each element must be ``1*DIGIT`` (RFC 9110 §8.6) before ``int()`` sees it: ``int``
+    alone accepts signs, ``_``, spaces and non-ASCII digits. Repeated identical values
+    count as one, as §8.6 allows; differing ones are an error.
+    """
+    if len(values) == 1:
+        value = values[0]
+        if value.isdigit() and len(value) <= _MAX_LENGTH_DIGITS:
+            return int(value)
+    lengths = set()
+    for value in values:
+        for item in value.split(b","):
+            item = item.strip(b" \t")
+            if not item.isdigit():
+                raise RemoteProtocolError(f"invalid Content-Length {value[:40]!r}")
+            if len(item.lstrip(b"0")) > _MAX_LENGTH_DIGITS:
+                raise RemoteProtocolError(f"Content-Length too large: {value[:40]!r}")
+            lengths.add(int(item))
+    if len(lengths) != 1:
+        raise RemoteProtocolError(f"differing Content-Length values: {b', '.join(values)!r}")
+    return lengths.pop()
+
+
+def transfer_codings(values: list[bytes]) -> list[bytes]:
+    """The transfer codings named, lower-cased and in order; empty list items dropped."""
+    codings = []
+    for value in values:
+        for item in value.split(b","):
+            item = item.strip(b" \t").lower()
+            if item:
+                codings.append(item)
+    return codings
+
+
+def connection_tokens(headers: Headers) -> list[bytes]:
+    tokens = []
+    for name, value in headers:
+        if name == b"connection":
+            tokens.extend(item.strip(b" \t").lower() for item in value.split(b","))
+    return tokens
+
+
+def _keep_alive(headers: Headers, names: bytes, http11: bool) -> bool:
+    """RFC 9112 §9.3 for 1.1 (persistent unless ``close``); RFC 1945's keep-alive
+    extension for 1.0 (closed unless ``keep-alive``)."""
+    if b"connection" not in names:
+        return http11
+    tokens = connection_tokens(headers)
+    if b"close" in tokens:
+        return False
+    return http11 or b"keep-alive" in tokens
+
+
+def _expects_continue(headers: Headers) -> bool:
+    return any(value.lower() == b"100-continue" for value in _values(headers, b"expect"))
+
+
+def parse_response(
+    head: bytes, limits: Limits, request_method: bytes | None
+) -> tuple[InformationalResponse | Response, BodyReader, bool]:
+    """Parse a response head; decide its body framing (RFC 9112 §6.3) and persistence."""
+    lines = split_head(head, limits, 400)
+    match = STATUS_LINE.fullmatch(lines[0])
+    if match is None:
+        raise RemoteProtocolError(f"malformed status line: {lines[0][:60]!r}")
+    version = _parse_version(b"HTTP/" + match.group(1), 400)
+    status = int(match.group(2))
+    reason = match.group(3) or b""
+    headers, names = parse_fields(lines, 1, obs_fold=True)
+    http11 = version == b"1.1"
+    if status < 200:
+        if status < 100:
+            raise RemoteProtocolError(f"invalid status code {status}")
+        if status == 101:
+            raise RemoteProtocolError("101 Switching Protocols: protocol upgrades are not supported")
+        return InformationalResponse(status, headers, version, reason), LengthReader(0), True
+    response = Response(status, headers, version, reason)
+    keep_alive = _keep_alive(headers, names, http11)
+    if request_method == b"HEAD" or status in (204, 304):
+        return response, LengthReader(0), keep_alive
+    te = b"transfer-encoding" in names and _values(headers, b"transfer-encoding")
+    cl = b"content-length" in names and _values(headers, b"content-length")
+    if te:
+        if cl:
+            raise RemoteProtocolError("response has both Content-Length and Transfer-Encoding")
+        if not http11:
+            raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 response")
+        if transfer_codings(te)[-1:] == [b"chunked"]:
+            return response, ChunkedReader(limits), keep_alive
+        return response, CloseDelimitedReader(), False
+    if cl:
+        length = parse_content_length(cl)
+        if limits.max_body_size is not None and length > limits.max_body_size:
+            raise RemoteProtocolError(
+                f"response body of {length} bytes is larger than {limits.max_body_size}",
+                status_hint=413,
+            )
+        return response, LengthReader(length), keep_alive
+    # Delimited by close (rule 8); this also carries a CONNECT tunnel's bytes.
+    return response, CloseDelimitedReader(), False

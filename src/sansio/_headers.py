@@ -1,0 +1,131 @@
+"""Split a complete head into its start line and header fields, checking every byte.
+
+Theory of operation: the fast path handles a well-formed head with CRLF line ends in a
+handful of C-level passes and no per-line Python code: one ``translate`` proves every
+byte is allowed, one ``split`` cuts the lines, ``map(bytes.partition)`` cuts names from
+values, one ``translate`` over the joined names proves they are all tokens, and one
+``lower`` lower-cases them all at once. Anything unusual (bare LF line ends, an
+obs-fold, a bad byte) drops to a slow path that handles it line by line and, for an
+error, says exactly what and where.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+from ._buffer import field_too_long, head_too_large, start_line_too_long
+from ._errors import RemoteProtocolError
+from ._events import Headers
+from ._grammar import FIELD_VCHARS, TOKEN_CHARS
+from ._limits import Limits
+
+__all__ = ["parse_fields", "split_head"]
+
+_TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
+_COLON = b":"
+
+
+def split_head(head: bytes, limits: Limits, start_line_status: int) -> list[bytes]:
+    """Cut a head (without its final empty line) into lines; check bytes and sizes.
+
+    Line ends may be CRLF or bare LF. Any other CR, and any control byte but HTAB,
+    is an error. The limits are checked in the order the receive buffer checks them
+    (start line, field lines, whole head), so the verdict does not depend on how the
+    bytes were segmented.
+    """
+    lines = head.split(b"\r\n")
+    leftover = head.translate(None, FIELD_VCHARS)
+    if len(leftover) != 2 * len(lines) - 2:
+        lines = _split_unusual(head, leftover)
+    if len(lines[0]) > limits.max_start_line_size:
+        raise start_line_too_long(limits, start_line_status)
+    if len(head) > limits.max_field_size:
+        if max(map(len, lines[1:]), default=0) > limits.max_field_size:
+            raise field_too_long(limits)
+    if len(head) > limits.max_head_size:
+        raise head_too_large(limits)
+    if len(lines) > limits.max_header_count + 1:
+        raise RemoteProtocolError(
+            f"more than {limits.max_header_count} header fields", status_hint=431
+        )
+    return lines
+
+
+def _split_unusual(head: bytes, leftover: bytes) -> list[bytes]:
+    # The leftover holds only CR and LF if the head is clean: then bare LFs are line
+    # ends (RFC 9112 §2.2 lets a recipient accept them), but a bare CR is not.
+    if not leftover.translate(None, b"\r\n") and b"\r" not in leftover.replace(b"\r\n", b""):
+        return head.replace(b"\r\n", b"\n").split(b"\n")
+    for lineno, line in enumerate(head.replace(b"\r\n", b"\n").split(b"\n")):
+        bad = line.translate(None, FIELD_VCHARS)
+        if bad:
+            byte = bad[0]
+            where = "the start line" if lineno == 0 else _describe_line(line, byte)
+            if byte == 0x0D:
+                raise RemoteProtocolError(f"bare CR (not followed by LF) in {where}")
+            raise RemoteProtocolError(f"invalid character 0x{byte:02x} in {where}")
+    raise AssertionError("unreachable: a leftover byte must belong to some line")
+
+
+def _describe_line(line: bytes, byte: int) -> str:
+    name, colon, value = line.partition(b":")
+    if colon and bytes([byte]) not in name and name and not name.translate(None, TOKEN_CHARS):
+        return f"the value of header {name.decode('ascii').lower()!r}"
+    return f"header line {line[:40]!r}"
+
+
+def parse_fields(lines: list[bytes], start: int, obs_fold: bool) -> tuple[Headers, bytes]:
+    """Parse ``lines[start:]`` as field lines into ``((name, value), ...)``.
+
+    Names come back lower-cased, values without surrounding whitespace; the second
+    result is every name joined by LF, lower-cased, for cheap membership tests. With
+    ``obs_fold`` a line that starts with SP or HTAB continues the previous value and
+    is joined to it with one SP (RFC 9112 §5.2, for user agents); without it, such a
+    line is an error, as it is for a server.
+    """
+    if start:
+        lines = lines[start:]
+    if not lines:
+        return (), b""
+    names, colons, values = zip(*map(bytes.partition, lines, repeat(_COLON)))
+    joined = b"\n".join(names)
+    if (
+        joined.translate(None, _TOKEN_CHARS_AND_LF)
+        or b"" in names
+        or b"" in colons
+    ):
+        return _parse_fields_slow(lines, obs_fold)
+    joined = joined.lower()
+    return tuple(zip(joined.split(b"\n"), map(bytes.strip, values))), joined
+
+
+def _parse_fields_slow(lines: list[bytes], obs_fold: bool) -> tuple[Headers, bytes]:
+    fields: list[tuple[bytes, bytes]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not obs_fold:
+                raise RemoteProtocolError(
+                    f"obsolete line folding (a header line starting with whitespace): {line[:40]!r}"
+                )
+            if not fields:
+                raise RemoteProtocolError("the first header line starts with whitespace")
+            name, value = fields[-1]
+            more = line.strip()
+            fields[-1] = (name, value + b" " + more if value and more else value + more)
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise RemoteProtocolError(f"header line without a colon: {line[:40]!r}")
+        if not name:
+            raise RemoteProtocolError(f"header line with an empty name: {line[:40]!r}")
+        if name[-1:] in (b" ", b"\t"):
+            raise RemoteProtocolError(
+                f"whitespace between header name {name.strip()[:40]!r} and the colon"
+            )
+        bad = name.translate(None, TOKEN_CHARS)
+        if bad:
+            raise RemoteProtocolError(
+                f"invalid character {chr(bad[0])!r} in header name {name[:40]!r}"
+            )
+        fields.append((name.lower(), value.strip()))
+    return tuple(fields), b"\n".join([name for name, _ in fields])

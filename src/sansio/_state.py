@@ -1,0 +1,176 @@
+"""Every state of both sides of a connection, and every legal transition, as data.
+
+Each side (client, server) has its own state. An event moves its sender's side by
+``TRANSITIONS[(role, state, event type)]``; a pair missing from the table is illegal.
+HTTP/1.x has exactly one cross-side effect: a ``Request`` also moves the server from
+``IDLE`` to ``SEND_RESPONSE`` (it now owes a response), which ``PEER_TRANSITIONS`` holds.
+
+After every event, keep-alive decides the rest: a side that is ``DONE`` on a
+connection that will not be reused goes to ``MUST_CLOSE``. ``start_next_cycle`` takes
+both sides from ``DONE`` back to ``IDLE``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._errors import LocalProtocolError
+from ._events import (
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Event,
+    InformationalResponse,
+    Request,
+    Response,
+)
+
+__all__ = [
+    "CLIENT",
+    "CLOSED",
+    "DONE",
+    "ERROR",
+    "IDLE",
+    "MUST_CLOSE",
+    "NEED_DATA",
+    "PAUSED",
+    "PEER_TRANSITIONS",
+    "SEND_BODY",
+    "SEND_RESPONSE",
+    "SERVER",
+    "TRANSITIONS",
+    "ConnectionState",
+    "Role",
+    "Sentinel",
+    "State",
+]
+
+
+class Role(enum.Enum):
+    """Which end of the connection a side is."""
+
+    CLIENT = "CLIENT"
+    SERVER = "SERVER"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+class State(enum.Enum):
+    """Where one side of a connection stands."""
+
+    IDLE = "IDLE"
+    SEND_RESPONSE = "SEND_RESPONSE"
+    SEND_BODY = "SEND_BODY"
+    DONE = "DONE"
+    MUST_CLOSE = "MUST_CLOSE"
+    CLOSED = "CLOSED"
+    ERROR = "ERROR"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+class Sentinel(enum.Enum):
+    """What ``next_event`` returns when it has no event to give."""
+
+    NEED_DATA = "NEED_DATA"
+    """More bytes (or EOF) are needed before the next event."""
+    PAUSED = "PAUSED"
+    """The peer's message is complete; call ``start_next_cycle`` to read the next."""
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+CLIENT, SERVER = Role.CLIENT, Role.SERVER
+IDLE, SEND_RESPONSE, SEND_BODY = State.IDLE, State.SEND_RESPONSE, State.SEND_BODY
+DONE, MUST_CLOSE, CLOSED, ERROR = State.DONE, State.MUST_CLOSE, State.CLOSED, State.ERROR
+NEED_DATA, PAUSED = Sentinel.NEED_DATA, Sentinel.PAUSED
+
+EventType = type[Event]
+
+TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
+    (CLIENT, IDLE, Request): SEND_BODY,
+    (CLIENT, SEND_BODY, Data): SEND_BODY,
+    (CLIENT, SEND_BODY, EndOfMessage): DONE,
+    (CLIENT, IDLE, ConnectionClosed): CLOSED,
+    (CLIENT, DONE, ConnectionClosed): CLOSED,
+    (CLIENT, MUST_CLOSE, ConnectionClosed): CLOSED,
+    (CLIENT, CLOSED, ConnectionClosed): CLOSED,
+    (SERVER, SEND_RESPONSE, InformationalResponse): SEND_RESPONSE,
+    (SERVER, SEND_RESPONSE, Response): SEND_BODY,
+    (SERVER, SEND_BODY, Data): SEND_BODY,
+    (SERVER, SEND_BODY, EndOfMessage): DONE,
+    (SERVER, IDLE, ConnectionClosed): CLOSED,
+    (SERVER, DONE, ConnectionClosed): CLOSED,
+    (SERVER, MUST_CLOSE, ConnectionClosed): CLOSED,
+    (SERVER, CLOSED, ConnectionClosed): CLOSED,
+}
+"""The sender's side: ``(role, state, event type) -> next state``."""
+
+PEER_TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
+    (SERVER, IDLE, Request): SEND_RESPONSE,
+}
+"""The other side: a request obliges the server to respond."""
+
+
+class ConnectionState:
+    """Both sides' states and the keep-alive verdict, moved only through the tables."""
+
+    __slots__ = ("keep_alive", "states")
+
+    def __init__(self) -> None:
+        self.states: dict[Role, State] = {CLIENT: IDLE, SERVER: IDLE}
+        self.keep_alive = True
+
+    def process_event(self, role: Role, event_type: EventType) -> None:
+        """Move ``role`` (the sender) and, for a request, the server; or raise."""
+        states = self.states
+        try:
+            states[role] = TRANSITIONS[role, states[role], event_type]
+        except KeyError:
+            raise LocalProtocolError(
+                f"can't handle {event_type.__name__} in {role!r} state {states[role]!r}"
+            ) from None
+        if event_type is Request:
+            states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
+        if not self.keep_alive:
+            self._settle()
+
+    def check_event(self, role: Role, event_type: EventType) -> None:
+        """Raise ``LocalProtocolError`` if ``role`` may not send ``event_type`` now."""
+        if (role, self.states[role], event_type) not in TRANSITIONS:
+            raise LocalProtocolError(
+                f"can't send {event_type.__name__} in state {self.states[role]!r}"
+            )
+
+    def process_error(self, role: Role) -> None:
+        """``role`` broke the protocol: it is in ERROR for good, and nothing is reused.
+
+        A server whose client erred before a request was read may still answer it (with
+        the error's status), so an IDLE server moves to SEND_RESPONSE.
+        """
+        self.states[role] = ERROR
+        if role is CLIENT and self.states[SERVER] is IDLE:
+            self.states[SERVER] = SEND_RESPONSE
+        self.disable_keep_alive()
+
+    def disable_keep_alive(self) -> None:
+        self.keep_alive = False
+        self._settle()
+
+    def _settle(self) -> None:
+        states = self.states
+        for role in (CLIENT, SERVER):
+            if states[role] is DONE:
+                states[role] = MUST_CLOSE
+
+    def start_next_cycle(self) -> None:
+        states = self.states
+        if states[CLIENT] is not DONE or states[SERVER] is not DONE:
+            raise LocalProtocolError(
+                "start_next_cycle needs both sides DONE on a kept-alive connection; "
+                f"client is {states[CLIENT]!r}, server is {states[SERVER]!r}"
+            )
+        states[CLIENT] = states[SERVER] = IDLE

@@ -1,0 +1,269 @@
+"""Serialise events to bytes, refusing anything that would put a bad message on the wire.
+
+Heads are validated before a byte is produced (header injection through CR/LF in a
+value, a non-token name, a body the framing cannot carry), so a ``LocalProtocolError``
+always means that nothing was written. Body writers enforce the framing the head
+announced: exactly Content-Length bytes, chunked only to HTTP/1.1 peers, no body at
+all after HEAD or on 1xx/204/304.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+
+from ._errors import LocalProtocolError
+from ._events import Headers, Request, Response
+from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
+
+__all__ = [
+    "BodyWriter",
+    "ChunkedWriter",
+    "CloseDelimitedWriter",
+    "LengthWriter",
+    "write_fields",
+    "write_request",
+    "write_response",
+]
+
+_REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+_STATUS_LINES = {
+    (version, code): b"HTTP/%s %d %s\r\n" % (version, code, reason)
+    for version in (b"1.0", b"1.1")
+    for code, reason in _REASONS.items()
+}
+_TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
+_VALUE_CHARS_AND_LF = FIELD_VCHARS + b"\n"
+
+
+class BodyWriter:
+    __slots__ = ()
+
+    def data(self, data: bytes) -> bytes:
+        raise NotImplementedError
+
+    def end(self, trailers: Headers) -> bytes:
+        raise NotImplementedError
+
+
+class LengthWriter(BodyWriter):
+    """Exactly ``length`` body bytes; ``why`` names the framing in error messages."""
+
+    __slots__ = ("remaining", "why")
+
+    def __init__(self, length: int, why: str = "Content-Length") -> None:
+        self.remaining = length
+        self.why = why
+
+    def data(self, data: bytes) -> bytes:
+        size = len(data)
+        if size > self.remaining:
+            if self.why != "Content-Length":
+                raise LocalProtocolError(f"{self.why} has no body; got {size} bytes")
+            raise LocalProtocolError(
+                f"body longer than Content-Length: {size - self.remaining} bytes too many"
+            )
+        self.remaining -= size
+        return data
+
+    def end(self, trailers: Headers) -> bytes:
+        if trailers:
+            raise LocalProtocolError("trailers need a chunked body")
+        if self.remaining:
+            raise LocalProtocolError(
+                f"body shorter than Content-Length: {self.remaining} bytes missing"
+            )
+        return b""
+
+
+class ChunkedWriter(BodyWriter):
+    __slots__ = ()
+
+    def data(self, data: bytes) -> bytes:
+        if not data:  # an empty chunk would end the body
+            return b""
+        return b"%x\r\n%b\r\n" % (len(data), data)
+
+    def end(self, trailers: Headers) -> bytes:
+        if not trailers:
+            return b"0\r\n\r\n"
+        return b"0\r\n" + write_fields(trailers) + b"\r\n"
+
+
+class CloseDelimitedWriter(BodyWriter):
+    __slots__ = ()
+
+    def data(self, data: bytes) -> bytes:
+        return data
+
+    def end(self, trailers: Headers) -> bytes:
+        if trailers:
+            raise LocalProtocolError("trailers need a chunked body")
+        return b""
+
+
+def write_fields(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """``name: value`` CRLF for every field, after checking every name and value."""
+    headers = tuple(headers)
+    if not headers:
+        return b""
+    try:
+        names, values = zip(*headers, strict=True)
+        joined_names = b"\n".join(names)
+        joined_values = b"\n".join(values)
+    except (TypeError, ValueError):
+        raise LocalProtocolError(
+            f"headers must be (name, value) pairs of bytes, got {headers[:3]!r}"
+        ) from None
+    if joined_names.translate(None, _TOKEN_CHARS_AND_LF) or b"" in names:
+        bad = next(n for n in names if not n or n.translate(None, TOKEN_CHARS))
+        raise LocalProtocolError(f"invalid header name {bytes(bad)!r}")
+    if joined_values.translate(None, _VALUE_CHARS_AND_LF):
+        name, value = next(p for p in headers if p[1].translate(None, FIELD_VCHARS))
+        raise LocalProtocolError(
+            f"invalid character in the value of header {bytes(name)!r}: {bytes(value)!r}"
+        )
+    padded = b"\n" + joined_values + b"\n"
+    if b" \n" in padded or b"\t\n" in padded or b"\n " in padded or b"\n\t" in padded:
+        name, value = next(p for p in headers if p[1] != p[1].strip(b" \t"))
+        raise LocalProtocolError(
+            f"value of header {bytes(name)!r} has surrounding whitespace: {bytes(value)!r}"
+        )
+    return b"\r\n".join(map(b": ".join, headers)) + b"\r\n"
+
+
+def _lower_names(headers: Headers) -> list[bytes]:
+    return [name.lower() for name, _ in headers]
+
+
+def _values(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
+    return [value for (_, value), name in zip(headers, names, strict=True) if name == wanted]
+
+
+def _tokens(values: list[bytes]) -> list[bytes]:
+    return [item.strip(b" \t").lower() for value in values for item in value.split(b",")]
+
+
+def _declared_length(values: list[bytes]) -> int:
+    items = {item.strip(b" \t") for value in values for item in value.split(b",")}
+    if len(items) != 1:
+        raise LocalProtocolError(f"differing Content-Length values: {values!r}")
+    item = items.pop()
+    if not item.isdigit():
+        raise LocalProtocolError(f"invalid Content-Length {item!r}")
+    return int(item)
+
+
+def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
+    """The request head, its body writer, and whether it allows keep-alive."""
+    method, target, version = event.method, event.target, event.http_version
+    if not isinstance(method, bytes) or not method or method.translate(None, TOKEN_CHARS):
+        raise LocalProtocolError(f"invalid method {method!r}")
+    if not isinstance(target, bytes) or not target or target.translate(None, TARGET_CHARS):
+        raise LocalProtocolError(f"invalid request target {target!r}")
+    if version not in (b"1.0", b"1.1"):
+        raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
+    fields = write_fields(event.headers)
+    headers = event.headers
+    names = _lower_names(headers)
+    if version == b"1.1" and names.count(b"host") != 1:
+        raise LocalProtocolError("an HTTP/1.1 request needs exactly one Host header")
+    writer: BodyWriter
+    if b"transfer-encoding" in names:
+        if b"content-length" in names:
+            raise LocalProtocolError("request has both Content-Length and Transfer-Encoding")
+        if version == b"1.0":
+            raise LocalProtocolError("Transfer-Encoding cannot be sent in an HTTP/1.0 request")
+        if _tokens(_values(headers, names, b"transfer-encoding")) != [b"chunked"]:
+            raise LocalProtocolError("the only transfer coding a request may use is chunked")
+        writer = ChunkedWriter()
+    elif b"content-length" in names:
+        writer = LengthWriter(_declared_length(_values(headers, names, b"content-length")))
+    else:
+        writer = LengthWriter(0, "a request without Content-Length or Transfer-Encoding")
+    tokens = _tokens(_values(headers, names, b"connection")) if b"connection" in names else []
+    keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
+    head = b"%b %b HTTP/%b\r\n%b\r\n" % (method, target, version, fields)
+    return head, writer, keep_alive
+
+
+def write_response(
+    event: Response, request_method: bytes | None, peer_version: bytes | None, keep_alive: bool
+) -> tuple[bytes, BodyWriter, bool]:
+    """The response head (with our own Connection header), its body writer, keep-alive.
+
+    ``keep_alive`` is what the request allowed; the response can only take it away.
+    """
+    status, version, headers = event.status_code, event.http_version, event.headers
+    if type(status) is not int or not 200 <= status <= 999:
+        raise LocalProtocolError(f"a Response needs a status code from 200 to 999, not {status!r}")
+    if version != b"1.0":
+        if version != b"1.1":
+            raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
+        if peer_version != b"1.1":
+            raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
+    headers = tuple(headers)
+    names = _lower_names(headers)
+    if b"connection" in names:
+        if b"close" in _tokens(_values(headers, names, b"connection")):
+            keep_alive = False
+        headers = tuple(pair for pair, name in zip(headers, names) if name != b"connection")
+        names = [name for name in names if name != b"connection"]
+    no_body = request_method == b"HEAD" or status in (204, 304)
+    writer: BodyWriter
+    if b"transfer-encoding" in names:
+        if b"content-length" in names:
+            raise LocalProtocolError("response has both Content-Length and Transfer-Encoding")
+        if status == 204 or status == 304:
+            raise LocalProtocolError(f"a {status} response cannot have Transfer-Encoding")
+        codings = _tokens(_values(headers, names, b"transfer-encoding"))
+        if codings[-1:] != [b"chunked"]:
+            raise LocalProtocolError("a response's final transfer coding must be chunked")
+        if no_body:
+            writer = LengthWriter(0, "a response to HEAD")
+        elif version == b"1.1":
+            writer = ChunkedWriter()
+        else:
+            # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
+            headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
+            writer, keep_alive = CloseDelimitedWriter(), False
+    elif b"content-length" in names:
+        if status == 204:
+            raise LocalProtocolError("a 204 response cannot have Content-Length")
+        length = _declared_length(_values(headers, names, b"content-length"))
+        if no_body:
+            what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
+            writer = LengthWriter(0, what)
+        else:
+            writer = LengthWriter(length)
+    elif no_body:
+        what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
+        writer = LengthWriter(0, what)
+    elif version == b"1.1":
+        headers += ((b"Transfer-Encoding", b"chunked"),)
+        writer = ChunkedWriter()
+    else:
+        writer, keep_alive = CloseDelimitedWriter(), False
+    fields = write_fields(headers)
+    status_line = _status_line(version, status, event.reason)
+    connection = b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n"
+    return status_line + fields + connection, writer, keep_alive
+
+
+def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
+    if not reason:
+        line = _STATUS_LINES.get((version, status))
+        if line is not None:
+            return line
+    elif not isinstance(reason, bytes) or reason.translate(None, FIELD_VCHARS):
+        raise LocalProtocolError(f"invalid reason phrase {reason!r}")
+    return b"HTTP/%b %d %b\r\n" % (version, status, reason)
+
+
+def write_informational(status: int, headers: Headers, reason: bytes) -> bytes:
+    """A 1xx head; the caller has checked the peer speaks HTTP/1.1."""
+    if type(status) is not int or not 100 <= status <= 199:
+        raise LocalProtocolError(f"an InformationalResponse needs a 1xx status, not {status!r}")
+    if status == 101:
+        raise LocalProtocolError("101 Switching Protocols: protocol upgrades are not supported")
+    return _status_line(b"1.1", status, reason) + write_fields(headers) + b"\r\n"
