@@ -65,6 +65,7 @@ __all__ = [
     "Event",
     "Headers",
     "InformationalResponse",
+    "Limits",
     "LocalProtocolError",
     "ProtocolError",
     "RemoteProtocolError",

@@ -81,7 +81,7 @@ class ChunkedReader(BodyReader):
     alone would accept ``0x``, ``_``, signs and spaces).
     """
 
-    __slots__ = ("_lines", "_limits", "_phase", "_remaining", "_total")
+    __slots__ = ("_limits", "_lines", "_phase", "_remaining", "_total")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -164,9 +164,6 @@ class ChunkedReader(BodyReader):
 
     def eof(self) -> EndOfMessage:
         raise RemoteProtocolError("peer closed the connection in the middle of a chunked body")
-
-
-
 
 
 def parse_chunk_size(line: bytes) -> int:

@@ -89,10 +89,7 @@ class ReceiveBuffer:
             self._check_partial_head(limits, start_line_status)
             self._searched = max(start, len(data) - 2)
             return None
-        if end and data[end - 1] == 0x0D:
-            head = bytes(data[: end - 1])
-        else:
-            head = bytes(data[:end])
+        head = bytes(data[: end - 1] if end and data[end - 1] == 0x0D else data[:end])
         del data[:consumed]
         self._searched = 0
         self._first_lf = self._last_lf = -1

@@ -46,6 +46,7 @@ from ._writers import BodyWriter, write_informational, write_request, write_resp
 __all__ = ["Connection"]
 
 _CLOSED = ConnectionClosed()
+_DEFAULT_LIMITS = Limits()
 
 
 class Connection:
@@ -70,7 +71,7 @@ class Connection:
         "their_role",
     )
 
-    def __init__(self, role: Role, *, limits: Limits = Limits()) -> None:
+    def __init__(self, role: Role, *, limits: Limits = _DEFAULT_LIMITS) -> None:
         if role is not CLIENT and role is not SERVER:
             raise ValueError(f"role must be sansio.CLIENT or sansio.SERVER, not {role!r}")
         if not isinstance(limits, Limits):
@@ -165,8 +166,7 @@ class Connection:
                 if self._buffer:
                     if not self._buffer.only_newlines():
                         raise RemoteProtocolError(
-                            "data after the end of the last message on a connection "
-                            "that is closing"
+                            "data after the end of the last message on a connection that is closing"
                         )
                     self._buffer.take(len(self._buffer))
                 return self._closed() if self._eof else NEED_DATA
@@ -278,7 +278,9 @@ class Connection:
             if self.their_http_version != b"1.1":
                 raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
             out = write_informational(
-                event.status_code, event.headers, event.reason  # type: ignore[attr-defined]
+                event.status_code,
+                event.headers,
+                event.reason,  # type: ignore[attr-defined]
             )
             self._expect_continue = False
         else:  # ConnectionClosed

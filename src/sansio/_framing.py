@@ -154,7 +154,7 @@ def transfer_codings(values: list[bytes]) -> list[bytes]:
 
 
 def connection_tokens(headers: Headers) -> list[bytes]:
-    tokens = []
+    tokens: list[bytes] = []
     for name, value in headers:
         if name == b"connection":
             tokens.extend(item.strip(b" \t").lower() for item in value.split(b","))
@@ -193,7 +193,9 @@ def parse_response(
         if status < 100:
             raise RemoteProtocolError(f"invalid status code {status}")
         if status == 101:
-            raise RemoteProtocolError("101 Switching Protocols: protocol upgrades are not supported")
+            raise RemoteProtocolError(
+                "101 Switching Protocols: protocol upgrades are not supported"
+            )
         return InformationalResponse(status, headers, version, reason), LengthReader(0), True
     response = Response(status, headers, version, reason)
     keep_alive = _keep_alive(headers, names, http11)

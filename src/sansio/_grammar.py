@@ -26,10 +26,7 @@ __all__ = [
 #   token = 1*tchar
 #   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 #           "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-TOKEN_CHARS = (
-    b"!#$%&'*+-.^_`|~0123456789"
-    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 
 # RFC 9110 §5.5:
@@ -83,6 +80,11 @@ STATUS_LINE = re.compile(
 #   quoted-pair    = "\" ( HTAB / SP / VCHAR / obs-text )
 _QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 CHUNK_EXT = re.compile(
-    rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED_STRING
+    rb"(?:[ \t]*;[ \t]*"
+    + _TOKEN
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + _TOKEN
+    + rb"|"
+    + _QUOTED_STRING
     + rb"))?)*"
 )

@@ -39,9 +39,11 @@ def split_head(head: bytes, limits: Limits, start_line_status: int) -> list[byte
         lines = _split_unusual(head, leftover)
     if len(lines[0]) > limits.max_start_line_size:
         raise start_line_too_long(limits, start_line_status)
-    if len(head) > limits.max_field_size:
-        if max(map(len, lines[1:]), default=0) > limits.max_field_size:
-            raise field_too_long(limits)
+    if (
+        len(head) > limits.max_field_size
+        and max(map(len, lines[1:]), default=0) > limits.max_field_size
+    ):
+        raise field_too_long(limits)
     if len(head) > limits.max_head_size:
         raise head_too_large(limits)
     if len(lines) > limits.max_header_count + 1:
@@ -68,7 +70,7 @@ def _split_unusual(head: bytes, leftover: bytes) -> list[bytes]:
 
 
 def _describe_line(line: bytes, byte: int) -> str:
-    name, colon, value = line.partition(b":")
+    name, colon, _ = line.partition(b":")
     if colon and bytes([byte]) not in name and name and not name.translate(None, TOKEN_CHARS):
         return f"the value of header {name.decode('ascii').lower()!r}"
     return f"header line {line[:40]!r}"
@@ -89,11 +91,7 @@ def parse_fields(lines: list[bytes], start: int, obs_fold: bool) -> tuple[Header
         return (), b""
     names, colons, values = zip(*map(bytes.partition, lines, repeat(_COLON)))
     joined = b"\n".join(names)
-    if (
-        joined.translate(None, _TOKEN_CHARS_AND_LF)
-        or b"" in names
-        or b"" in colons
-    ):
+    if joined.translate(None, _TOKEN_CHARS_AND_LF) or b"" in names or b"" in colons:
         return _parse_fields_slow(lines, obs_fold)
     joined = joined.lower()
     return tuple(zip(joined.split(b"\n"), map(bytes.strip, values))), joined
