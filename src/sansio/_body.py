@@ -15,7 +15,7 @@ from ._grammar import CHUNK_EXT, FIELD_VCHARS, HEXDIGITS
 from ._headers import parse_fields
 from ._limits import Limits
 
-__all__ = ["BodyReader", "ChunkedReader", "CloseDelimitedReader", "LengthReader"]
+__all__ = ["NO_BODY", "BodyReader", "ChunkedReader", "CloseDelimitedReader", "LengthReader"]
 
 _END = EndOfMessage()
 
@@ -54,6 +54,10 @@ class LengthReader(BodyReader):
         raise RemoteProtocolError(
             f"peer closed the connection {self.remaining} bytes before the end of the body"
         )
+
+
+NO_BODY = LengthReader(0)
+"""Shared by every message without a body: with nothing remaining it never changes."""
 
 
 class CloseDelimitedReader(BodyReader):

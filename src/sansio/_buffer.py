@@ -67,14 +67,21 @@ class ReceiveBuffer:
         """True if every buffered byte is CR or LF."""
         return not self._data.translate(None, b"\r\n")
 
-    def take_head(self, limits: Limits, start_line_status: int) -> bytes | None:
+    def take_head(
+        self, limits: Limits, start_line_status: int, skip_empty_lines: bool = False
+    ) -> bytes | None:
         """Remove a head ended by an empty line and return it without that line.
+
+        With ``skip_empty_lines``, CR and LF bytes before the head are dropped first
+        (RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request).
 
         The returned bytes end where the last header line ends, before its line
         ending. Returns ``None`` if the head is incomplete; raises if what has arrived
         already breaks a limit (``start_line_status`` for the start line, 431 else).
         """
         data = self._data
+        if skip_empty_lines and data and (data[0] == 0x0D or data[0] == 0x0A):
+            self.skip_newlines()
         start = self._searched
         # The head ends at the first empty line: LF CRLF or LF LF (bare LF allowed).
         end = data.find(b"\n\r\n", start)

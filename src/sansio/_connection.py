@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._body import BodyReader, LengthReader
+from ._body import NO_BODY, BodyReader, LengthReader
 from ._buffer import ReceiveBuffer
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -82,7 +82,7 @@ class Connection:
         self._limits = limits
         self._buffer = ReceiveBuffer()
         self._cstate = ConnectionState()
-        self._reader: BodyReader = LengthReader(0)
+        self._reader: BodyReader = NO_BODY
         self._writer: BodyWriter | None = None
         self._request_method: bytes | None = None
         self._expect_continue = False
@@ -200,9 +200,7 @@ class Connection:
     def _read_head(self) -> Event | Sentinel:
         buffer = self._buffer
         if self.our_role is SERVER:
-            if buffer and buffer.peek(1) in (b"\r", b"\n"):
-                buffer.skip_newlines()  # RFC 9112 §2.2: ignore empty lines before it
-            head = buffer.take_head(self._limits, 414)
+            head = buffer.take_head(self._limits, 414, skip_empty_lines=True)
             if head is None:
                 return self._head_incomplete("request")
             request, reader, keep_alive, expect = parse_request(head, self._limits)
@@ -258,32 +256,26 @@ class Connection:
         cstate = self._cstate
         cstate.check_event(role, event_type)
         keep_alive = True
-        if event_type is Data:
-            assert self._writer is not None
-            out = self._writer.data(event.data)  # type: ignore[attr-defined]
-        elif event_type is EndOfMessage:
-            assert self._writer is not None
-            out = self._writer.end(event.headers)  # type: ignore[attr-defined]
-        elif event_type is Response:
+        writer = self._writer
+        if type(event) is Data:
+            assert writer is not None
+            out = writer.data(event.data)
+        elif type(event) is EndOfMessage:
+            assert writer is not None
+            out = writer.end(event.headers)
+        elif type(event) is Response:
             out, self._writer, keep_alive = write_response(
-                event,  # type: ignore[arg-type]
-                self._request_method,
-                self.their_http_version,
-                cstate.keep_alive,
+                event, self._request_method, self.their_http_version, cstate.keep_alive
             )
-        elif event_type is Request:
-            out, self._writer, keep_alive = write_request(event)  # type: ignore[arg-type]
-            self._request_method = event.method  # type: ignore[attr-defined]
-        elif event_type is InformationalResponse:
+        elif type(event) is Request:
+            out, self._writer, keep_alive = write_request(event)
+            self._request_method = event.method
+        elif type(event) is InformationalResponse:
             if self.their_http_version != b"1.1":
                 raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
-            out = write_informational(
-                event.status_code,
-                event.headers,
-                event.reason,  # type: ignore[attr-defined]
-            )
+            out = write_informational(event.status_code, event.headers, event.reason)
             self._expect_continue = False
-        else:  # ConnectionClosed
+        else:  # ConnectionClosed: the table admitted nothing else
             out = b""
             keep_alive = False
         cstate.process_event(role, event_type)
@@ -294,7 +286,7 @@ class Connection:
     def start_next_cycle(self) -> None:
         """Reset both sides to IDLE for the next request on a kept-alive connection."""
         self._cstate.start_next_cycle()
-        self._reader = LengthReader(0)
+        self._reader = NO_BODY
         self._writer = None
         self._request_method = None
         self._expect_continue = False

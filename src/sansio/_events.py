@@ -4,10 +4,15 @@ Events are frozen, slotted dataclasses so that they are cheap, immutable and has
 Headers are tuples of ``(name, value)`` byte pairs: names lower-cased, values with the
 surrounding whitespace removed, in wire order. The parser builds events from bytes it has
 already validated; ``Connection.send`` validates events built by callers before writing.
+
+The hot events have hand-written ``__init__`` methods that store through the slot
+descriptors: a frozen dataclass's generated ``__init__`` goes through
+``object.__setattr__`` and costs about twice as much, on every request the parser reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -30,7 +35,7 @@ class Event:
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request(Event):
     """A request head: ``method`` and ``target`` as sent, ``http_version`` like ``b"1.0"``."""
 
@@ -38,6 +43,14 @@ class Request(Event):
     target: bytes
     headers: Headers = ()
     http_version: bytes = b"1.0"
+
+    def __init__(
+        self, method: bytes, target: bytes, headers: Headers = (), http_version: bytes = b"1.0"
+    ) -> None:
+        _set_method(self, method)
+        _set_target(self, target)
+        _set_request_headers(self, headers)
+        _set_request_version(self, http_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +63,7 @@ class InformationalResponse(Event):
     reason: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Response(Event):
     """A final (2xx-5xx) response head."""
 
@@ -59,12 +72,27 @@ class Response(Event):
     http_version: bytes = b"1.0"
     reason: bytes = b""
 
+    def __init__(
+        self,
+        status_code: int,
+        headers: Headers = (),
+        http_version: bytes = b"1.0",
+        reason: bytes = b"",
+    ) -> None:
+        _set_status(self, status_code)
+        _set_response_headers(self, headers)
+        _set_response_version(self, http_version)
+        _set_reason(self, reason)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Data(Event):
     """A piece of a message body, already stripped of any chunked framing."""
 
     data: bytes
+
+    def __init__(self, data: bytes) -> None:
+        _set_data(self, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +105,19 @@ class EndOfMessage(Event):
 @dataclass(frozen=True, slots=True)
 class ConnectionClosed(Event):
     """The peer closed its side of the connection (``receive_data(b"")``)."""
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    setter: Callable[[object, object], None] = vars(cls)[name].__set__
+    return setter
+
+
+_set_method = _slot_setter(Request, "method")
+_set_target = _slot_setter(Request, "target")
+_set_request_headers = _slot_setter(Request, "headers")
+_set_request_version = _slot_setter(Request, "http_version")
+_set_status = _slot_setter(Response, "status_code")
+_set_response_headers = _slot_setter(Response, "headers")
+_set_response_version = _slot_setter(Response, "http_version")
+_set_reason = _slot_setter(Response, "reason")
+_set_data = _slot_setter(Data, "data")

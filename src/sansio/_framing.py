@@ -7,10 +7,10 @@ other than a final chunked, Transfer-Encoding in HTTP/1.0, and the Host rule of 
 
 from __future__ import annotations
 
-from ._body import BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
+from ._body import NO_BODY, BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
 from ._errors import RemoteProtocolError
 from ._events import Headers, InformationalResponse, Request, Response
-from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
+from ._grammar import FIELD_VCHARS, HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
 from ._headers import parse_fields, split_head
 from ._limits import Limits
 
@@ -26,15 +26,45 @@ __all__ = [
 # (event, body reader, keep-alive, expects 100-continue)
 Framing = tuple[Request, BodyReader, bool, bool]
 
+_V10, _V11 = b"1.0", b"1.1"
 _MAX_LENGTH_DIGITS = 18  # below 2**63: every peer can represent it
 
 
 def parse_request(head: bytes, limits: Limits) -> Framing:
-    """Parse a request head; decide its body framing, persistence and Expect."""
-    lines = split_head(head, limits, 414)
-    method, target, version = _parse_request_line(lines[0])
+    """Parse a request head; decide its body framing, persistence and Expect.
+
+    The common case (CRLF line ends, within every limit, nothing unusual) runs
+    straight through here; anything else takes the general path in ``split_head``.
+    """
+    lines = head.split(b"\r\n")
+    count = len(lines)
+    if (
+        len(head) > limits.small_head_size
+        or count > limits.max_header_count
+        or len(head.translate(None, FIELD_VCHARS)) != 2 * count - 2
+    ):
+        lines = split_head(head, limits, 414)
+        count = len(lines)
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3:
+        raise _bad_request_line(lines[0])
+    method, target, version = request_line
+    if version == b"HTTP/1.1":
+        version = _V11
+    elif version == b"HTTP/1.0":
+        version = _V10
+    else:
+        version = _parse_version(version, 505)
+    if not method or not target or method.translate(None, TOKEN_CHARS):
+        raise _bad_request_line(lines[0])
+    if target.translate(None, TARGET_CHARS):
+        raise RemoteProtocolError(f"invalid request target {target[:60]!r}")
+    if count == 1:
+        if version is _V11:
+            raise RemoteProtocolError("HTTP/1.1 request without a Host header")
+        return Request(method, target, (), version), NO_BODY, False, False
     headers, names = parse_fields(lines, 1, obs_fold=False)
-    http11 = version == b"1.1"
+    http11 = version is _V11
     if http11:
         host_count = (b"\n" + names + b"\n").count(b"\nhost\n")
         if host_count != 1:
@@ -44,28 +74,22 @@ def parse_request(head: bytes, limits: Limits) -> Framing:
                 else f"HTTP/1.1 request with {host_count} Host headers"
             )
     request = Request(method, target, headers, version)
-    if not names:
-        return request, LengthReader(0), http11, False
-    reader = _request_body(headers, names, version, limits)
+    if b"content-length" in names or b"transfer-encoding" in names:
+        reader = _request_body(headers, names, version, limits)
+    else:
+        reader = NO_BODY
     keep_alive = _keep_alive(headers, names, http11)
     expect = http11 and b"expect" in names and _expects_continue(headers)
     return request, reader, keep_alive, expect
 
 
-def _parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
+def _bad_request_line(line: bytes) -> RemoteProtocolError:
     parts = line.split(b" ")
-    if len(parts) != 3:
-        if len(parts) < 3:
-            raise RemoteProtocolError(f"malformed request line: {line[:60]!r}")
-        raise RemoteProtocolError(f"request line with extra spaces: {line[:60]!r}")
-    method, target, version = parts
-    if not method or method.translate(None, TOKEN_CHARS):
-        raise RemoteProtocolError(f"invalid method {method[:40]!r}")
-    if not target or target.translate(None, TARGET_CHARS):
-        raise RemoteProtocolError(f"invalid request target {target[:60]!r}")
-    if version == b"HTTP/1.1" or version == b"HTTP/1.0":
-        return method, target, version[5:]
-    return method, target, _parse_version(version, 505)
+    if len(parts) > 3:
+        return RemoteProtocolError(f"request line with extra spaces: {line[:60]!r}")
+    if len(parts) < 3 or not parts[1]:
+        return RemoteProtocolError(f"malformed request line: {line[:60]!r}")
+    return RemoteProtocolError(f"invalid method {parts[0][:40]!r}")
 
 
 def _parse_version(version: bytes, unsupported_status: int) -> bytes:
@@ -79,7 +103,7 @@ def _parse_version(version: bytes, unsupported_status: int) -> bytes:
             status_hint=unsupported_status,
         )
     # RFC 9110 §2.5: a higher minor version is processed as the highest we speak.
-    return b"1.0" if minor == b"0" else b"1.1"
+    return _V10 if minor == b"0" else _V11
 
 
 def _values(headers: Headers, name: bytes) -> list[bytes]:
@@ -114,7 +138,7 @@ def _request_body(headers: Headers, names: bytes, version: bytes, limits: Limits
                 status_hint=413,
             )
         return LengthReader(length)
-    return LengthReader(0)
+    return NO_BODY
 
 
 def parse_content_length(values: list[bytes]) -> int:
@@ -196,11 +220,11 @@ def parse_response(
             raise RemoteProtocolError(
                 "101 Switching Protocols: protocol upgrades are not supported"
             )
-        return InformationalResponse(status, headers, version, reason), LengthReader(0), True
+        return InformationalResponse(status, headers, version, reason), NO_BODY, True
     response = Response(status, headers, version, reason)
     keep_alive = _keep_alive(headers, names, http11)
     if request_method == b"HEAD" or status in (204, 304):
-        return response, LengthReader(0), keep_alive
+        return response, NO_BODY, keep_alive
     te = b"transfer-encoding" in names and _values(headers, b"transfer-encoding")
     cl = b"content-length" in names and _values(headers, b"content-length")
     if te:

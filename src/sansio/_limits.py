@@ -6,7 +6,7 @@ defaults follow what nginx and other hardened servers use; each field says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 __all__ = ["Limits"]
 
@@ -41,8 +41,14 @@ class Limits:
     uploads sets it and gets 413 (Content Too Large), checked against Content-Length
     before any body byte arrives and against the running total of a chunked body."""
 
+    small_head_size: int = field(init=False, repr=False, compare=False)
+    """Derived: a head no larger than this is within every size limit at once, so the
+    parser's fast path checks one number instead of three."""
+
     def __post_init__(self) -> None:
         for f in fields(self):
+            if not f.init:
+                continue
             value = getattr(self, f.name)
             if value is None and f.name == "max_body_size":
                 continue
@@ -50,3 +56,5 @@ class Limits:
                 raise ValueError(f"Limits.{f.name} must be a positive int, got {value!r}")
         if self.max_start_line_size > self.max_head_size:
             raise ValueError("Limits.max_start_line_size cannot exceed max_head_size")
+        small = min(self.max_start_line_size, self.max_field_size, self.max_head_size)
+        object.__setattr__(self, "small_head_size", small)

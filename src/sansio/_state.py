@@ -12,8 +12,6 @@ both sides from ``DONE`` back to ``IDLE``.
 
 from __future__ import annotations
 
-import enum
-
 from ._errors import LocalProtocolError
 from ._events import (
     ConnectionClosed,
@@ -46,47 +44,56 @@ __all__ = [
 ]
 
 
-class Role(enum.Enum):
-    """Which end of the connection a side is."""
+class _Named:
+    """A named constant compared by identity.
 
-    CLIENT = "CLIENT"
-    SERVER = "SERVER"
+    Not an ``enum.Enum``: an Enum member's ``__hash__`` is Python code, and the state
+    table is consulted on every event, so its keys must hash in C.
+    """
 
-    def __repr__(self) -> str:
-        return self.value
+    __slots__ = ("name",)
 
-
-class State(enum.Enum):
-    """Where one side of a connection stands."""
-
-    IDLE = "IDLE"
-    SEND_RESPONSE = "SEND_RESPONSE"
-    SEND_BODY = "SEND_BODY"
-    DONE = "DONE"
-    MUST_CLOSE = "MUST_CLOSE"
-    CLOSED = "CLOSED"
-    ERROR = "ERROR"
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return self.value
+        return self.name
+
+    def __reduce__(self) -> str:
+        return self.name  # pickles as the module-level constant of that name
 
 
-class Sentinel(enum.Enum):
-    """What ``next_event`` returns when it has no event to give."""
+class Role(_Named):
+    """Which end of the connection a side is: ``CLIENT`` or ``SERVER``."""
 
-    NEED_DATA = "NEED_DATA"
-    """More bytes (or EOF) are needed before the next event."""
-    PAUSED = "PAUSED"
-    """The peer's message is complete; call ``start_next_cycle`` to read the next."""
-
-    def __repr__(self) -> str:
-        return self.value
+    __slots__ = ()
 
 
-CLIENT, SERVER = Role.CLIENT, Role.SERVER
-IDLE, SEND_RESPONSE, SEND_BODY = State.IDLE, State.SEND_RESPONSE, State.SEND_BODY
-DONE, MUST_CLOSE, CLOSED, ERROR = State.DONE, State.MUST_CLOSE, State.CLOSED, State.ERROR
-NEED_DATA, PAUSED = Sentinel.NEED_DATA, Sentinel.PAUSED
+class State(_Named):
+    """Where one side of a connection stands (``IDLE``, ``SEND_BODY``, ``DONE`` ...)."""
+
+    __slots__ = ()
+
+
+class Sentinel(_Named):
+    """What ``next_event`` returns when it has no event to give.
+
+    ``NEED_DATA``: more bytes (or EOF) are needed before the next event. ``PAUSED``:
+    the peer's message is complete; call ``start_next_cycle`` to read the next one.
+    """
+
+    __slots__ = ()
+
+
+CLIENT, SERVER = Role("CLIENT"), Role("SERVER")
+IDLE, SEND_RESPONSE, SEND_BODY = State("IDLE"), State("SEND_RESPONSE"), State("SEND_BODY")
+DONE, MUST_CLOSE, CLOSED, ERROR = (
+    State("DONE"),
+    State("MUST_CLOSE"),
+    State("CLOSED"),
+    State("ERROR"),
+)
+NEED_DATA, PAUSED = Sentinel("NEED_DATA"), Sentinel("PAUSED")
 
 EventType = type[Event]
 
