@@ -1,0 +1,5 @@
+"""``python -m driver``: see ``driver.cli``."""
+
+from driver.cli import main
+
+raise SystemExit(main())

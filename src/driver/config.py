@@ -1,0 +1,135 @@
+"""Config: every knob of the server in one frozen object, with nginx-like defaults.
+
+The command line builds one of these; library users build it directly and pass it to
+``driver.serve``. Validation happens here, once, so that the loop never has to check.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+from dataclasses import dataclass, fields
+
+__all__ = ["Config", "default_backlog"]
+
+
+def _somaxconn() -> int:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+
+
+def default_backlog() -> int:
+    """4096, or less if the kernel caps listen backlogs lower (``net.core.somaxconn``)."""
+    return min(4096, _somaxconn())
+
+
+def _default_max_connections() -> int:
+    # Each connection is one descriptor, plus one for a file being sent; keep a margin
+    # for the listener, epoll, logs and the wakeup pipe.
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 10_000
+    return max(1, min(10_000, (soft - 32) // 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """How the server listens, times out and treats its connections."""
+
+    host: str = "0.0.0.0"
+    """Address to bind. ``0.0.0.0`` serves every interface, as ``python -m http.server``."""
+
+    port: int = 8000
+    """TCP port; 0 picks a free one (the chosen port is printed in the banner)."""
+
+    backlog: int = 0
+    """Listen backlog; 0 means ``default_backlog()`` (4096 capped by somaxconn), well
+    above the kernel's historical 128 so that bursts of connects are not dropped."""
+
+    workers: int = 1
+    """Processes, each with its own epoll loop and its own ``SO_REUSEPORT`` listener, so
+    that the kernel spreads connections across cores."""
+
+    edge_triggered: bool = False
+    """Register sockets with ``EPOLLET`` and drain each to ``EAGAIN`` on every wake-up."""
+
+    nodelay: bool = False
+    """Set ``TCP_NODELAY`` on accepted sockets. Responses go out in one ``send`` anyway,
+    so Nagle rarely delays anything; it matters for apps that write in pieces."""
+
+    cork: bool = False
+    """Set ``TCP_CORK`` around each response's writes so that a head and a ``sendfile``
+    body share packets."""
+
+    max_connections: int = 0
+    """Connections served at once; 0 means 10 000 or what ``RLIMIT_NOFILE`` allows. At
+    the cap the listener stops accepting and the kernel backlog holds new connects."""
+
+    header_timeout: float = 60.0
+    """Seconds a client has to send a whole request head: an absolute deadline from
+    accept, or from the first byte of a later request, never extended by each byte
+    (a slow-drip client gets 408). nginx's ``client_header_timeout`` is 60 s."""
+
+    body_timeout: float = 60.0
+    """Seconds allowed between two reads of a request body, and between two writes of
+    a response that the client does not drain. nginx's ``client_body_timeout`` and
+    ``send_timeout`` are both 60 s."""
+
+    keepalive_timeout: float = 75.0
+    """Seconds an idle kept-alive connection waits for its next request before it is
+    closed. nginx's ``keepalive_timeout`` is 75 s."""
+
+    grace_period: float = 10.0
+    """Seconds that in-flight requests get to finish after SIGTERM or SIGINT."""
+
+    max_body_size: int = 16 * 1024 * 1024
+    """Largest request body accepted, in bytes (413 beyond). Bodies are read whole
+    before the application runs, so this also bounds memory per connection."""
+
+    high_water: int = 256 * 1024
+    """Bytes of queued output above which the connection stops reading and stops
+    starting new (pipelined) requests until the client drains it."""
+
+    recv_size: int = 64 * 1024
+    """Bytes asked of each ``recv``. CPython allocates this much for every call before
+    shrinking it, and above 128 KiB glibc's malloc switches to ``mmap``: a larger value
+    costs a map, a page fault and an unmap per ``recv``."""
+
+    access_log: bool = True
+    """Write a Common Log Format line per response."""
+
+    access_log_path: str | None = None
+    """File for the access log; ``None`` means standard error."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("host", "access_log_path") or isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"Config.{f.name} must be a number >= 0, got {value!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"Config.port must be in 0..65535, got {self.port}")
+        if self.workers < 1:
+            raise ValueError("Config.workers must be at least 1")
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout", "recv_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"Config.{name} must be > 0")
+        if self.backlog == 0:
+            object.__setattr__(self, "backlog", default_backlog())
+        else:
+            object.__setattr__(self, "backlog", min(self.backlog, _somaxconn()))
+        if self.max_connections == 0:
+            object.__setattr__(self, "max_connections", _default_max_connections())
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - Linux has it
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,47 @@
+"""The server's own small responses: errors, ``100 Continue``, and the last resort.
+
+Error replies are built once per status and reused. ``fallback_bytes`` is for the one
+case the core cannot serialise: a 408 to a client that has not sent a request yet
+(there is no request to answer, so the core's state machine has nothing to send).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from http import HTTPStatus
+from typing import Final
+
+from sansio import InformationalResponse
+
+from .app import Reply
+
+__all__ = ["CONTINUE", "error_reply", "fallback_bytes", "reason"]
+
+CONTINUE: Final = InformationalResponse(100, (), b"1.1", b"Continue")
+
+
+def reason(status: int) -> str:
+    """The standard reason phrase of ``status`` ("Unknown" if there is none)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+@cache
+def error_reply(status: int) -> Reply:
+    """A small plain-text reply such as ``404 Not Found\\n``."""
+    body = f"{status} {reason(status)}\n".encode()
+    return Reply(status, ((b"content-type", b"text/plain; charset=utf-8"),), body)
+
+
+@cache
+def fallback_bytes(status: int) -> bytes:
+    """A complete ``HTTP/1.0`` error response that closes the connection."""
+    body = error_reply(status).body
+    assert isinstance(body, bytes)
+    return (
+        b"HTTP/1.0 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, reason(status).encode(), len(body), body)
+    )

@@ -1,0 +1,122 @@
+"""``serve``: listen, print the banner, run one loop per worker process.
+
+With ``workers > 1`` every worker gets its own listening socket bound to the same port
+with ``SO_REUSEPORT``, so the kernel spreads new connections across the processes
+(and so across cores) with no shared accept queue to fight over. The parent only
+supervises: it forwards SIGTERM/SIGINT, restarts a worker that dies, and exits 0 once
+every worker has finished its graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from types import FrameType
+
+from .app import App
+from .config import Config
+from .log import AccessLog
+from .loop import Server, make_listener
+
+__all__ = ["serve"]
+
+log = logging.getLogger("driver")
+
+
+def _banner(listener: socket.socket, what: str, workers: int) -> None:
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    extra = f", {workers} workers" if workers > 1 else ""
+    print(
+        f"Serving {what} on {host} port {port} (http://{shown}:{port}/){extra} ...",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _run_worker(app: App, config: Config, listener: socket.socket) -> None:
+    access_log = AccessLog(config.access_log_path) if config.access_log else None
+    try:
+        Server(app, config, listener, access_log).run()
+    finally:
+        if access_log is not None:
+            access_log.close()
+
+
+def serve(app: App, config: Config | None = None, *, what: str = "HTTP") -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully and return."""
+    config = config or Config()
+    if config.workers == 1:
+        listener = make_listener(config)
+        _banner(listener, what, 1)
+        _run_worker(app, config, listener)
+        return
+    first = make_listener(config, reuse_port=True)
+    config = dataclasses.replace(config, port=first.getsockname()[1])
+    listeners = [first] + [
+        make_listener(config, reuse_port=True) for _ in range(config.workers - 1)
+    ]
+    _banner(first, what, config.workers)
+    _supervise(app, config, listeners)
+
+
+def _spawn(app: App, config: Config, listeners: list[socket.socket], index: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        for i, other in enumerate(listeners):
+            if i != index:
+                other.close()
+        _run_worker(app, config, listeners[index])
+    except BaseException:
+        log.exception("worker %d failed", index)
+        code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def _supervise(app: App, config: Config, listeners: list[socket.socket]) -> None:
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    workers: dict[int, int] = {}
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for index in range(len(listeners)):
+            workers[_spawn(app, config, listeners, index)] = index
+        for listener in listeners:
+            listener.close()
+        while workers:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            index = workers.pop(pid, -1)
+            if index < 0:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if not stopping and code != 0:
+                # A listener is closed in the parent now; a new one joins the group.
+                log.error("worker %d (pid %d) exited with %d; restarting", index, pid, code)
+                time.sleep(0.1)
+                fresh = [make_listener(config, reuse_port=True)]
+                workers[_spawn(app, config, fresh, 0)] = index
+                fresh[0].close()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

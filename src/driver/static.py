@@ -1,0 +1,229 @@
+"""Static files from one directory, as ``python -m http.server`` serves them, and more.
+
+- ``/dir/`` serves ``dir/index.html`` if present, else an HTML listing; ``/dir`` is
+  redirected (301) to ``/dir/`` so that relative links in the listing resolve.
+- Content-Type from ``mimetypes``; ``Last-Modified`` and ``If-Modified-Since`` (304);
+  one ``Range: bytes=...`` gives 206 with ``Content-Range``, an unsatisfiable one 416
+  (several ranges at once are answered whole, with 200, which RFC 9110 §14.2 allows).
+- GET and HEAD only (405 otherwise); 404 and 403 with small bodies.
+- Nothing outside the root is ever served: the path is percent-decoded first, so
+  ``%2e%2e`` is ``..``; ``..`` segments, NUL bytes and backslashes are refused; and the
+  real path (symlinks resolved) must stay under the real root.
+
+File bodies are open descriptors that the server sends with ``os.sendfile``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import mimetypes
+import os
+import stat
+import urllib.parse
+from typing import Final
+
+from .app import FileBody, Headers, HTTPRequest, Reply
+from .responses import error_reply
+
+__all__ = ["StaticFiles"]
+
+_ALLOWED: Final = (b"GET", b"HEAD")
+
+
+def _content_type(path: str) -> bytes:
+    kind, encoding = mimetypes.guess_type(path)
+    if kind is None or encoding is not None:
+        # A .gz served as-is is an opaque byte stream, as http.server does.
+        return b"application/octet-stream"
+    if kind.startswith("text/"):
+        return kind.encode() + b"; charset=utf-8"
+    return kind.encode()
+
+
+def _parse_range(value: bytes, size: int) -> tuple[int, int] | bool | None:
+    """``(first, last)`` for one satisfiable range; ``False`` if unsatisfiable;
+    ``None`` if the header is to be ignored (malformed, or several ranges)."""
+    unit, _, spec = value.partition(b"=")
+    if unit.strip().lower() != b"bytes" or b"," in spec:
+        return None
+    first_s, dash, last_s = spec.strip().partition(b"-")
+    if not dash:
+        return None
+    try:
+        if not first_s:  # bytes=-N: the last N bytes
+            suffix = int(last_s)
+            if suffix < 0 or not last_s.isdigit():
+                return None
+            if suffix == 0 or size == 0:
+                return False
+            return max(0, size - suffix), size - 1
+        if not first_s.isdigit() or (last_s and not last_s.isdigit()):
+            return None
+        first = int(first_s)
+        last = int(last_s) if last_s else size - 1
+    except ValueError:
+        return None
+    if last < first:
+        return None
+    if first >= size:
+        return False
+    return first, min(last, size - 1)
+
+
+class StaticFiles:
+    """An application serving the files under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(f"not a directory: {root}")
+
+    def __call__(self, request: HTTPRequest) -> Reply:
+        if request.method not in _ALLOWED:
+            reply = error_reply(405)
+            return Reply(405, (*reply.headers, (b"allow", b"GET, HEAD")), reply.body)
+        url_path = self._url_path(request.target)
+        if url_path is None:
+            return error_reply(400)
+        path = self._resolve(url_path)
+        if path is None:
+            return error_reply(403)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return error_reply(404)
+        except NotADirectoryError:
+            return error_reply(404)
+        except PermissionError:
+            return error_reply(403)
+        except OSError:
+            return error_reply(404)
+        if stat.S_ISDIR(st.st_mode):
+            if not url_path.endswith("/"):
+                location = urllib.parse.quote(url_path + "/", safe="/~!$&'()*+,;=:@")
+                body = b"Moved\n"
+                return Reply(
+                    301,
+                    ((b"location", location.encode()), (b"content-type", b"text/plain")),
+                    body,
+                )
+            index = os.path.join(path, "index.html")
+            try:
+                st = os.stat(index)
+            except OSError:
+                return self._listing(path, url_path)
+            if not stat.S_ISREG(st.st_mode):
+                return self._listing(path, url_path)
+            path = index
+        elif not stat.S_ISREG(st.st_mode):
+            return error_reply(404)
+        return self._file(request, path)
+
+    @staticmethod
+    def _url_path(target: bytes) -> str | None:
+        """The percent-decoded path of ``target``, or ``None`` if it is not a path."""
+        if target.startswith((b"http://", b"https://")):
+            # absolute-form, as proxies send it (RFC 9112 §3.2.2): keep the path.
+            slash = target.find(b"/", target.find(b"//") + 2)
+            target = target[slash:] if slash != -1 else b"/"
+        if not target.startswith(b"/"):
+            return None
+        raw = target.split(b"?", 1)[0].split(b"#", 1)[0]
+        path = urllib.parse.unquote_to_bytes(raw)
+        if b"\0" in path or b"\\" in path:
+            return None
+        try:
+            return path.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def _resolve(self, url_path: str) -> str | None:
+        """The real file path for ``url_path``, or ``None`` if it would leave the root."""
+        parts = [part for part in url_path.split("/") if part and part != "."]
+        if ".." in parts:
+            return None
+        path = os.path.join(self.root, *parts)
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            return None
+        return real
+
+    def _file(self, request: HTTPRequest, path: str) -> Reply:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except PermissionError:
+            return error_reply(403)
+        except OSError:
+            return error_reply(404)
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            mtime = int(st.st_mtime)
+            headers: list[tuple[bytes, bytes]] = [
+                (b"content-type", _content_type(path)),
+                (b"last-modified", email.utils.formatdate(mtime, usegmt=True).encode()),
+                (b"accept-ranges", b"bytes"),
+            ]
+            since = request.header(b"if-modified-since")
+            if since is not None and request.header(b"if-none-match") is None:
+                try:
+                    when = email.utils.parsedate_to_datetime(since.decode("latin-1"))
+                except (TypeError, ValueError, IndexError):
+                    when = None
+                if when is not None and when.tzinfo is not None and mtime <= when.timestamp():
+                    os.close(fd)
+                    return Reply(304, tuple(headers[1:]))
+            first, count, status = 0, size, 200
+            range_header = request.header(b"range")
+            if range_header is not None:
+                parsed = _parse_range(range_header, size)
+                if parsed is False:
+                    os.close(fd)
+                    reply = error_reply(416)
+                    return Reply(
+                        416,
+                        (*reply.headers, (b"content-range", b"bytes */%d" % size)),
+                        reply.body,
+                    )
+                if isinstance(parsed, tuple):
+                    first, last = parsed
+                    count = last - first + 1
+                    status = 206
+                    headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
+        except BaseException:
+            os.close(fd)
+            raise
+        if count == 0:
+            os.close(fd)
+            return Reply(status, tuple(headers), b"")
+        return Reply(status, tuple(headers), FileBody(fd, first, count))
+
+    def _listing(self, path: str, url_path: str) -> Reply:
+        try:
+            names = sorted(os.listdir(path), key=str.lower)
+        except PermissionError:
+            return error_reply(403)
+        except OSError:
+            return error_reply(404)
+        title = html.escape(f"Directory listing for {url_path}", quote=False)
+        lines = [
+            "<!DOCTYPE HTML>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8">',
+            f"<title>{title}</title></head>",
+            f"<body>\n<h1>{title}</h1>\n<hr>\n<ul>",
+        ]
+        for name in names:
+            full = os.path.join(path, name)
+            display = link = name
+            if os.path.isdir(full):
+                display = link = name + "/"
+            if os.path.islink(full):
+                display = name + "@"
+            href = urllib.parse.quote(link, errors="surrogatepass")
+            lines.append(f'<li><a href="{href}">{html.escape(display, quote=False)}</a></li>')
+        lines.append("</ul>\n<hr>\n</body>\n</html>\n")
+        body = "\n".join(lines).encode("utf-8", "surrogateescape")
+        headers: Headers = ((b"content-type", b"text/html; charset=utf-8"),)
+        return Reply(200, headers, body)
