@@ -525,7 +525,7 @@ def _unframed_http10_apply(ctx: Ctx, exp: Expected) -> Expected:
         free_tail=False,
         alternatives=(
             Expected((), error=frozenset({411})),
-            Expected((first,), error=frozenset({400})),
+            Expected((first,), error=frozenset({400, 411})),
         ),
     )
 
