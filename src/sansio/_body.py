@@ -130,7 +130,7 @@ class ChunkedReader(BodyReader):
                 if end != b"\r\n":
                     if end in (b"", b"\r"):
                         return None
-                    raise RemoteProtocolError(f"chunk data is not followed by CRLF: {end!r}")
+                    raise RemoteProtocolError("chunk data is not followed by CRLF")
                 buf.take(2)
                 self._phase = _SIZE
             else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._body import NO_BODY, BodyReader, LengthReader
+from ._body import NO_BODY, BodyReader
 from ._buffer import ReceiveBuffer
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -185,12 +185,15 @@ class Connection:
             raise
 
     def events(self) -> Iterator[Event]:
-        """Every event available now; stops at ``NEED_DATA`` or ``PAUSED``."""
+        """Every event available now; stops at ``NEED_DATA``, ``PAUSED`` or after
+        ``ConnectionClosed``."""
         while True:
             event = self.next_event()
-            if type(event) is Sentinel:
+            if isinstance(event, Sentinel):
                 return
-            yield event  # type: ignore[misc]
+            yield event
+            if type(event) is ConnectionClosed:
+                return
 
     def _closed(self) -> ConnectionClosed:
         self._cstate.process_event(self.their_role, ConnectionClosed)
@@ -205,8 +208,6 @@ class Connection:
                 return self._head_incomplete("request")
             request, reader, keep_alive, expect = parse_request(head, self._limits)
             if not keep_alive:
-                if request.http_version == b"1.0" and type(reader) is LengthReader:
-                    self._refuse_unframed_body(request, reader)
                 self._cstate.disable_keep_alive()
             self.their_http_version = request.http_version
             self._request_method = request.method
@@ -218,7 +219,9 @@ class Connection:
             if buffer:
                 raise RemoteProtocolError("the server sent data before any request")
             return self._closed() if self._eof else NEED_DATA
-        head = buffer.take_head(self._limits, 400)
+        # Tolerate stray empty lines before a status line too, as llhttp does: some
+        # servers send a CRLF after a body.
+        head = buffer.take_head(self._limits, 400, skip_empty_lines=True)
         if head is None:
             return self._head_incomplete("response")
         response, reader, keep_alive = parse_response(head, self._limits, self._request_method)
@@ -237,15 +240,6 @@ class Connection:
         if not self._buffer:
             return self._closed()
         raise RemoteProtocolError(f"peer closed the connection in the middle of a {what} head")
-
-    def _refuse_unframed_body(self, request: Request, reader: LengthReader) -> None:
-        # RFC 1945 §7.2.2: an HTTP/1.0 body needs Content-Length. Bytes right behind a
-        # head that declared none cannot be a next request (no keep-alive), so they
-        # are a body we cannot delimit.
-        if not reader.remaining and self._buffer and not self._buffer.only_newlines():
-            raise RemoteProtocolError(
-                "HTTP/1.0 request with a body but no Content-Length", status_hint=411
-            )
 
     # -- sending --------------------------------------------------------------------
 

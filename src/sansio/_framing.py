@@ -27,6 +27,7 @@ __all__ = [
 Framing = tuple[Request, BodyReader, bool, bool]
 
 _V10, _V11 = b"1.0", b"1.1"
+_BODY_METHODS = (b"POST", b"PUT", b"PATCH")  # an HTTP/1.0 request with these has a body
 _MAX_LENGTH_DIGITS = 18  # below 2**63: every peer can represent it
 
 
@@ -62,20 +63,23 @@ def parse_request(head: bytes, limits: Limits) -> Framing:
     if count == 1:
         if version is _V11:
             raise RemoteProtocolError("HTTP/1.1 request without a Host header")
+        if method in _BODY_METHODS:
+            raise _length_required(method)
         return Request(method, target, (), version), NO_BODY, False, False
     headers, names = parse_fields(lines, 1, obs_fold=False)
     http11 = version is _V11
     if http11:
-        host_count = (b"\n" + names + b"\n").count(b"\nhost\n")
-        if host_count != 1:
-            raise RemoteProtocolError(
-                "HTTP/1.1 request without a Host header"
-                if not host_count
-                else f"HTTP/1.1 request with {host_count} Host headers"
-            )
+        # Exactly one Host (RFC 9112 §3.2). The second search starts on the LF that
+        # ends the first match, so two adjacent "host" names are both found.
+        padded = b"\n" + names + b"\n"
+        first = padded.find(b"\nhost\n")
+        if first < 0 or padded.find(b"\nhost\n", first + 5) >= 0:
+            raise _bad_host(headers)
     request = Request(method, target, headers, version)
     if b"content-length" in names or b"transfer-encoding" in names:
         reader = _request_body(headers, names, version, limits)
+    elif not http11 and method in _BODY_METHODS:
+        raise _length_required(method)
     else:
         reader = NO_BODY
     keep_alive = _keep_alive(headers, names, http11)
@@ -83,11 +87,26 @@ def parse_request(head: bytes, limits: Limits) -> Framing:
     return request, reader, keep_alive, expect
 
 
+def _length_required(method: bytes) -> RemoteProtocolError:
+    # RFC 1945 §8.3: "A valid Content-Length is required on all HTTP/1.0 POST
+    # requests." Without it the body cannot be told apart from what follows.
+    return RemoteProtocolError(
+        f"HTTP/1.0 {method.decode('ascii')} request without Content-Length", status_hint=411
+    )
+
+
+def _bad_host(headers: Headers) -> RemoteProtocolError:
+    count = sum(1 for name, _ in headers if name == b"host")
+    if not count:
+        return RemoteProtocolError("HTTP/1.1 request without a Host header")
+    return RemoteProtocolError(f"HTTP/1.1 request with {count} Host headers")
+
+
 def _bad_request_line(line: bytes) -> RemoteProtocolError:
     parts = line.split(b" ")
     if len(parts) > 3:
         return RemoteProtocolError(f"request line with extra spaces: {line[:60]!r}")
-    if len(parts) < 3 or not parts[1]:
+    if len(parts) < 3 or not parts[0] or not parts[1]:
         return RemoteProtocolError(f"malformed request line: {line[:60]!r}")
     return RemoteProtocolError(f"invalid method {parts[0][:40]!r}")
 

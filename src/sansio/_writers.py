@@ -133,7 +133,12 @@ def write_fields(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
 
 
 def _lower_names(headers: Headers) -> list[bytes]:
-    return [name.lower() for name, _ in headers]
+    try:
+        return [name.lower() for name, _ in headers]
+    except (TypeError, ValueError, AttributeError):
+        raise LocalProtocolError(
+            f"headers must be (name, value) pairs of bytes, got {tuple(headers)[:3]!r}"
+        ) from None
 
 
 def _values(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:

@@ -1,0 +1,232 @@
+"""What ``send`` writes, and the misuse it refuses with LocalProtocolError."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import feed
+
+import sansio
+from sansio import Data, EndOfMessage, InformationalResponse, Request, Response
+
+
+def server_after(request: bytes) -> sansio.Connection:
+    conn = sansio.Connection(sansio.SERVER)
+    feed(conn, [request])
+    return conn
+
+
+GET10 = b"GET / HTTP/1.0\r\n\r\n"
+GET11 = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+HEAD11 = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_response_defaults_to_http10_with_standard_reason() -> None:
+    conn = server_after(GET11)
+    wire = conn.send(Response(404, ((b"Content-Length", b"0"),)))
+    assert wire == b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+
+
+def test_custom_reason_and_unknown_status() -> None:
+    conn = server_after(GET10)
+    assert conn.send(Response(299, reason=b"Fine Thanks")).startswith(
+        b"HTTP/1.0 299 Fine Thanks\r\n"
+    )
+    conn = server_after(GET10)
+    assert conn.send(Response(599)).startswith(b"HTTP/1.0 599 \r\n")
+
+
+def test_body_longer_than_content_length_is_refused_and_nothing_changes() -> None:
+    conn = server_after(GET10)
+    conn.send(Response(200, ((b"Content-Length", b"3"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="longer than Content-Length"):
+        conn.send(Data(b"four"))
+    assert conn.our_state is sansio.SEND_BODY
+    assert conn.send(Data(b"abc")) == b"abc"
+    conn.send(EndOfMessage())
+
+
+def test_body_shorter_than_content_length_is_refused() -> None:
+    conn = server_after(GET10)
+    conn.send(Response(200, ((b"Content-Length", b"3"),)))
+    conn.send(Data(b"ab"))
+    with pytest.raises(sansio.LocalProtocolError, match="1 bytes missing"):
+        conn.send(EndOfMessage())
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [(HEAD11, 200), (GET11, 204), (GET11, 304)])
+def test_no_body_after_head_204_304(request_bytes: bytes, status: int) -> None:
+    conn = server_after(request_bytes)
+    headers = () if status == 204 else ((b"Content-Length", b"10"),)
+    wire = conn.send(Response(status, headers))
+    assert b"Transfer-Encoding" not in wire
+    with pytest.raises(sansio.LocalProtocolError, match="no body"):
+        conn.send(Data(b"x"))
+    assert conn.send(Data(b"")) == b""
+    assert conn.send(EndOfMessage()) == b""
+    assert conn.keep_alive
+
+
+def test_204_with_content_length_is_refused() -> None:
+    with pytest.raises(sansio.LocalProtocolError, match="204"):
+        server_after(GET11).send(Response(204, ((b"Content-Length", b"0"),)))
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (((b"X", b"a\r\nInjected: yes"),), "invalid character in the value"),
+        (((b"X", b"a\x00"),), "invalid character in the value"),
+        (((b"Bad Name", b"v"),), "invalid header name"),
+        (((b"", b"v"),), "invalid header name"),
+        (((b"X", b" padded"),), "surrounding whitespace"),
+        ((("X", "str"),), "pairs of bytes"),
+        (((b"X",),), "pairs of bytes"),
+        (((b"Content-Length", b"1"), (b"Transfer-Encoding", b"chunked")), "both"),
+        (((b"Content-Length", b"-1"),), "invalid Content-Length"),
+        (((b"Content-Length", b"1"), (b"Content-Length", b"2")), "differing"),
+        (((b"Transfer-Encoding", b"gzip"),), "must be chunked"),
+    ],
+)
+def test_bad_response_heads_are_refused(
+    headers: tuple[tuple[bytes, bytes], ...], message: str
+) -> None:
+    conn = server_after(GET11)
+    with pytest.raises(sansio.LocalProtocolError, match=message):
+        conn.send(Response(200, headers))
+    assert conn.our_state is sansio.SEND_RESPONSE  # nothing was sent: try again
+    conn.send(Response(500, ((b"Content-Length", b"0"),)))
+
+
+@pytest.mark.parametrize("status", [99, 100, 199, 1000, "200", True])
+def test_bad_status_codes_are_refused(status: object) -> None:
+    with pytest.raises(sansio.LocalProtocolError, match="status code"):
+        server_after(GET11).send(Response(status))  # type: ignore[arg-type]
+
+
+def test_bad_reason_and_version_are_refused() -> None:
+    with pytest.raises(sansio.LocalProtocolError, match="reason"):
+        server_after(GET11).send(Response(200, reason=b"a\r\nb"))
+    with pytest.raises(sansio.LocalProtocolError, match=r"HTTP/1\.0 or HTTP/1\.1"):
+        server_after(GET11).send(Response(200, http_version=b"2.0"))
+
+
+def test_informational_responses() -> None:
+    conn = server_after(GET11)
+    assert conn.send(InformationalResponse(103, ((b"Link", b"</a>"),))) == (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    )
+    with pytest.raises(sansio.LocalProtocolError, match="1xx status"):
+        conn.send(InformationalResponse(200))
+    with pytest.raises(sansio.LocalProtocolError, match="upgrades"):
+        conn.send(InformationalResponse(101))
+    conn.send(Response(200, ((b"Content-Length", b"0"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="can't send InformationalResponse"):
+        conn.send(InformationalResponse(100))
+
+
+def test_chunked_response_with_trailers() -> None:
+    conn = server_after(GET11)
+    wire = conn.send(Response(200, ((b"Transfer-Encoding", b"chunked"),), b"1.1"))
+    wire += (
+        conn.send(Data(b"hello"))
+        + conn.send(Data(b""))
+        + conn.send(EndOfMessage(((b"X-Sum", b"1"),)))
+    )
+    assert wire.endswith(b"\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")
+
+
+def test_trailers_need_a_chunked_body() -> None:
+    conn = server_after(GET10)
+    conn.send(Response(200, ((b"Content-Length", b"0"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="trailers need a chunked body"):
+        conn.send(EndOfMessage(((b"x", b"y"),)))
+    conn = server_after(GET10)
+    conn.send(Response(200))
+    with pytest.raises(sansio.LocalProtocolError, match="trailers need a chunked body"):
+        conn.send(EndOfMessage(((b"x", b"y"),)))
+
+
+def test_events_out_of_order_are_refused() -> None:
+    conn = sansio.Connection(sansio.SERVER)
+    with pytest.raises(sansio.LocalProtocolError, match="can't send Response"):
+        conn.send(Response(200))
+    conn = server_after(GET10)
+    with pytest.raises(sansio.LocalProtocolError, match="can't send Data"):
+        conn.send(Data(b"x"))
+    conn.send(Response(200, ((b"Content-Length", b"0"),)))
+    conn.send(EndOfMessage())
+    with pytest.raises(sansio.LocalProtocolError, match="can't send Data"):
+        conn.send(Data(b"x"))
+    with pytest.raises(sansio.LocalProtocolError, match="can't send str"):
+        conn.send("nonsense")  # type: ignore[arg-type]
+
+
+def test_request_serialisation() -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    wire = conn.send(
+        Request(b"POST", b"/u?x=1", ((b"Host", b"h"), (b"Content-Length", b"2")), b"1.1")
+    )
+    assert wire == b"POST /u?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+    assert conn.send(Data(b"ok")) == b"ok"
+    conn.send(EndOfMessage())
+    assert conn.our_state is sansio.DONE
+
+
+@pytest.mark.parametrize(
+    ("request_event", "message"),
+    [
+        (Request(b"GET", b"/", (), b"1.1"), "exactly one Host"),
+        (Request(b"G T", b"/"), "invalid method"),
+        (Request(b"GET", b"/a b"), "invalid request target"),
+        (Request(b"GET", b""), "invalid request target"),
+        (Request(b"GET", b"/", (), b"2.0"), "HTTP/1.0 or HTTP/1.1"),
+        (Request(b"POST", b"/", ((b"Transfer-Encoding", b"chunked"),)), "HTTP/1.0 request"),
+        (
+            Request(b"POST", b"/", ((b"Host", b"h"), (b"Transfer-Encoding", b"gzip")), b"1.1"),
+            "only transfer coding",
+        ),
+        (
+            Request(
+                b"POST",
+                b"/",
+                ((b"Host", b"h"), (b"Transfer-Encoding", b"chunked"), (b"Content-Length", b"1")),
+                b"1.1",
+            ),
+            "both",
+        ),
+    ],
+)
+def test_bad_requests_are_refused(request_event: Request, message: str) -> None:
+    with pytest.raises(sansio.LocalProtocolError, match=message):
+        sansio.Connection(sansio.CLIENT).send(request_event)
+
+
+def test_request_body_needs_framing() -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    conn.send(Request(b"POST", b"/"))
+    with pytest.raises(sansio.LocalProtocolError, match="without Content-Length"):
+        conn.send(Data(b"x"))
+
+
+def test_chunked_request() -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    conn.send(Request(b"POST", b"/", ((b"Host", b"h"), (b"Transfer-Encoding", b"chunked")), b"1.1"))
+    assert conn.send(Data(b"abc")) == b"3\r\nabc\r\n"
+    assert conn.send(EndOfMessage()) == b"0\r\n\r\n"
+
+
+def test_sending_connection_closed() -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    assert conn.send(sansio.ConnectionClosed()) == b""
+    assert conn.our_state is sansio.CLOSED
+    assert not conn.keep_alive
+
+
+def test_repr_and_trailing_data() -> None:
+    conn = sansio.Connection(sansio.SERVER)
+    conn.receive_data(b"GET / HTTP/1.0\r\n")
+    assert "SERVER" in repr(conn) and "IDLE" in repr(conn)
+    assert conn.trailing_data == (b"GET / HTTP/1.0\r\n", False)
+    with pytest.raises(RuntimeError, match="after the peer closed"):
+        conn.receive_data(b"")
+        conn.receive_data(b"more")
