@@ -1,0 +1,317 @@
+"""Parse benchmark: microseconds per request for h10, h11 and httptools, side by side.
+
+Each parser does the full work a server does to get a request: feed the bytes, take
+the request (method, target, version, headers) and its body, up to the end of the
+message. h10 and h11 get a new Connection per request; the pipelined stream is one
+connection fed at once, where both also send a minimal response (Response +
+EndOfMessage) and call ``start_next_cycle`` between requests, because h11 cannot cycle
+otherwise. httptools gets a new ``HttpRequestParser`` per request (one for the whole
+stream) with url/header/headers-complete/body/message-complete callbacks; it needs no
+response to move on.
+
+Timing is ``timeit`` with garbage collection off, repeats interleaved across parsers so
+that a noisy spell on a shared machine hits all three, and the minimum taken.
+
+    python bench/parse.py            # the full run (about a minute)
+    python bench/parse.py --quick    # a smoke run: same table, rough numbers
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import version
+
+import h11
+import httptools
+
+import sansio
+
+TARGET = 6.0  # h10 must be at least this many times faster than h11 on every corpus
+
+# (requests, header fields, body bytes) that a run parsed; checked before timing.
+Summary = tuple[int, int, int]
+Runner = Callable[[bytes], Summary]
+
+_COOKIE = (
+    b"_ga=GA1.1.1712245839.1714121234; _ga_XYZ123ABC=GS1.1.1714121234.1.1.1714121299.0.0.0; "
+    b"sessionid=8f2c9d4e7a1b3c5d6e7f8a9b0c1d2e3f; csrftoken=Zx8PqL2mN4vB6cX1zA3sD5fG7hJ9kL0q"
+    b"WeRtYuIoP1aS2dF3gH4jK5lZ6xC7vB8; theme=dark; lang=en-US; tz=Europe%2FBerlin; "
+    b"consent=%7B%22analytics%22%3Atrue%2C%22marketing%22%3Afalse%7D; "
+    b"recently_viewed=1043%2C2981%2C3310%2C4472%2C5123; cart=eyJpdGVtcyI6W3siaWQiOjQyLCJxIjoyfV19"
+)
+
+_BROWSER_GET = (
+    b"GET /static/index.html?utm_source=newsletter&utm_medium=email HTTP/1.1\r\n"
+    b"Host: localhost:8080\r\n"
+    b"Connection: keep-alive\r\n"
+    b'sec-ch-ua: "Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"\r\n'
+    b"sec-ch-ua-mobile: ?0\r\n"
+    b'sec-ch-ua-platform: "Linux"\r\n'
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/124.0.0.0 Safari/537.36\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    b"image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\n"
+    b"Sec-Fetch-Site: none\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    b"Accept-Language: en-US,en;q=0.9,de;q=0.8\r\n"
+    b"Cookie: " + _COOKIE + b"\r\n"
+    b"\r\n"
+)
+
+_WRK_GET = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"
+
+_BODY = bytes(range(256)) * 4
+_POST = (
+    b"POST /submit HTTP/1.0\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Length: 1024\r\n"
+    b"\r\n" + _BODY
+)
+
+PIPELINED = 1000
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    description: str
+    data: bytes
+    expected: Summary
+    pipelined: bool = False
+
+
+CORPORA = (
+    Corpus("get-1.0-minimal", "GET / HTTP/1.0, no headers", b"GET / HTTP/1.0\r\n\r\n", (1, 0, 0)),
+    Corpus("get-1.1-wrk", "GET / HTTP/1.1 + Host, as wrk sends it", _WRK_GET, (1, 1, 0)),
+    Corpus("get-1.1-browser", "13-header Chrome GET with cookies", _BROWSER_GET, (1, 13, 0)),
+    Corpus("post-1.0-1KiB", "POST HTTP/1.0, Content-Length: 1024 + body", _POST, (1, 2, 1024)),
+    Corpus(
+        "pipelined-1000",
+        f"{PIPELINED} pipelined wrk-style 1.1 GETs, one connection (per request)",
+        _WRK_GET * PIPELINED,
+        (PIPELINED, PIPELINED, 0),
+        pipelined=True,
+    ),
+)
+
+
+# -- h10 ------------------------------------------------------------------------------
+
+_H10_RESPONSE = sansio.Response(200, ((b"content-length", b"0"),))
+_H10_END = sansio.EndOfMessage()
+
+
+def h10_one(data: bytes) -> Summary:
+    conn = sansio.Connection(sansio.SERVER)
+    conn.receive_data(data)
+    headers = body = 0
+    while True:
+        event = conn.next_event()
+        if type(event) is sansio.Request:
+            headers += len(event.headers)
+        elif type(event) is sansio.Data:
+            body += len(event.data)
+        elif type(event) is sansio.EndOfMessage:
+            return 1, headers, body
+        else:
+            raise AssertionError(f"h10: unexpected {event!r}")
+
+
+def h10_pipelined(data: bytes) -> Summary:
+    conn = sansio.Connection(sansio.SERVER)
+    conn.receive_data(data)
+    requests = headers = body = 0
+    while True:
+        event = conn.next_event()
+        if type(event) is sansio.Request:
+            requests += 1
+            headers += len(event.headers)
+        elif type(event) is sansio.Data:
+            body += len(event.data)
+        elif type(event) is sansio.EndOfMessage:
+            conn.send(_H10_RESPONSE)
+            conn.send(_H10_END)
+            conn.start_next_cycle()
+        elif event is sansio.NEED_DATA:
+            return requests, headers, body
+        else:
+            raise AssertionError(f"h10: unexpected {event!r}")
+
+
+# -- h11 ------------------------------------------------------------------------------
+
+_H11_RESPONSE = h11.Response(status_code=200, headers=[(b"content-length", b"0")])
+_H11_END = h11.EndOfMessage()
+
+
+def h11_one(data: bytes) -> Summary:
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(data)
+    headers = body = 0
+    while True:
+        event = conn.next_event()
+        if type(event) is h11.Request:
+            headers += len(event.headers)
+        elif type(event) is h11.Data:
+            body += len(event.data)
+        elif type(event) is h11.EndOfMessage:
+            return 1, headers, body
+        else:
+            raise AssertionError(f"h11: unexpected {event!r}")
+
+
+def h11_pipelined(data: bytes) -> Summary:
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(data)
+    requests = headers = body = 0
+    while True:
+        event = conn.next_event()
+        if type(event) is h11.Request:
+            requests += 1
+            headers += len(event.headers)
+        elif type(event) is h11.Data:
+            body += len(event.data)
+        elif type(event) is h11.EndOfMessage:
+            conn.send(_H11_RESPONSE)
+            conn.send(_H11_END)
+            conn.start_next_cycle()
+        elif event is h11.NEED_DATA:
+            return requests, headers, body
+        else:
+            raise AssertionError(f"h11: unexpected {event!r}")
+
+
+# -- httptools ------------------------------------------------------------------------
+
+
+class _Sink:
+    """What a server (uvicorn's httptools protocol, say) collects from the callbacks."""
+
+    __slots__ = ("body", "headers", "method", "parser", "requests", "url", "version")
+    parser: httptools.HttpRequestParser  # set right after construction
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.url = b""
+        self.method = b""
+        self.version = ""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.method = self.parser.get_method()
+        self.version = self.parser.get_http_version()
+
+    def on_body(self, body: bytes) -> None:
+        self.body += len(body)
+
+    def on_message_complete(self) -> None:
+        self.requests += 1
+
+
+def httptools_parse(data: bytes) -> Summary:
+    sink = _Sink()
+    sink.parser = parser = httptools.HttpRequestParser(sink)
+    parser.feed_data(data)
+    return sink.requests, len(sink.headers), sink.body
+
+
+PARSERS: tuple[tuple[str, Runner, Runner], ...] = (
+    ("h10", h10_one, h10_pipelined),
+    ("h11", h11_one, h11_pipelined),
+    ("httptools", httptools_parse, httptools_parse),
+)
+
+
+# -- measuring ------------------------------------------------------------------------
+
+
+def measure(corpus: Corpus, repeat: int, seconds: float) -> dict[str, float]:
+    """Microseconds per request for each parser: the best of ``repeat`` interleaved runs."""
+    timers = {}
+    for name, one, pipelined in PARSERS:
+        run = pipelined if corpus.pipelined else one
+        got = run(corpus.data)
+        if got != corpus.expected:
+            raise SystemExit(f"{name} parsed {got} from {corpus.name}, expected {corpus.expected}")
+        timer = timeit.Timer(partial(run, corpus.data))
+        once = min(timer.repeat(repeat=3, number=1))
+        number = max(1, int(seconds / max(once, 1e-7)))
+        timers[name] = (timer, number)
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(repeat):
+        for name, (timer, number) in timers.items():
+            best[name] = min(best[name], timer.timeit(number) / number)
+    requests = corpus.expected[0]
+    return {name: 1e6 * t / requests for name, t in best.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough numbers)")
+    parser.add_argument("--repeat", type=int, default=None, help="repeats per parser (min wins)")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (2 if args.quick else 9)
+    seconds = 0.005 if args.quick else 0.2
+
+    print(
+        f"h10 parse benchmark: {platform.python_implementation()} {platform.python_version()}, "
+        f"h10 {version('h10')}, h11 {version('h11')}, httptools {version('httptools')}"
+    )
+    print(
+        f"microseconds per request, min of {repeat} interleaved repeats"
+        f" of ~{seconds * 1000:.0f} ms each{' (--quick: rough)' if args.quick else ''}"
+    )
+    print()
+    header = (
+        f"{'corpus':<17} {'h10 us':>8} {'h11 us':>8} {'httptools us':>13} "
+        f"{'h11/h10':>8} {'h10/httptools':>14}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    misses = []
+    for corpus in CORPORA:
+        us = measure(corpus, repeat, seconds)
+        speedup = us["h11"] / us["h10"]
+        met = speedup >= TARGET
+        if not met:
+            misses.append(corpus.name)
+        print(
+            f"{corpus.name:<17} {us['h10']:>8.2f} {us['h11']:>8.2f} {us['httptools']:>13.2f} "
+            f"{speedup:>7.1f}x {us['h10'] / us['httptools']:>13.1f}x  "
+            f"{'met' if met else 'MISSED'}",
+            flush=True,
+        )
+    print()
+    for corpus in CORPORA:
+        print(f"  {corpus.name:<17} {corpus.description} ({len(corpus.data)} bytes)")
+    print()
+    print(
+        "  h10 and h11: a new Connection per request; on pipelined-1000 one Connection,\n"
+        "  and both send a minimal Response + EndOfMessage and call start_next_cycle()\n"
+        "  between requests (h11 cannot cycle otherwise), so that row includes that\n"
+        "  send work. httptools: HttpRequestParser with on_url/on_header/\n"
+        "  on_headers_complete (get_method, get_http_version)/on_body/on_message_complete."
+    )
+    print()
+    verdict = "met on every corpus" if not misses else f"MISSED on {', '.join(misses)}"
+    print(f"Target: h10 at least {TARGET:.0f}x faster than h11 on every corpus: {verdict}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
