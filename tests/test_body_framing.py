@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import byte_by_byte, client_events, feed, server_error, server_events
 
 import sansio
 from sansio import ConnectionClosed, Data, EndOfMessage, Request, Response
+
+from helpers import byte_by_byte, client_events, feed, server_error, server_events
 
 CHUNKED_HEAD = b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 

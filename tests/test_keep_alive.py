@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import feed
 
 import sansio
 from sansio import Data, EndOfMessage, Request, Response
+
+from helpers import feed
 
 
 def serve(conn: sansio.Connection, response: Response, body: bytes = b"") -> bytes:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers import feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sansio
+
+from helpers import feed
 
 LIMITS = sansio.Limits()
 

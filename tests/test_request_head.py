@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import byte_by_byte, feed, server_error, server_events
 
 import sansio
 from sansio import EndOfMessage, Request
+
+from helpers import byte_by_byte, feed, server_error, server_events
 
 
 def test_minimal_http10_get() -> None:

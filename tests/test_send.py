@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import feed
 
 import sansio
 from sansio import Data, EndOfMessage, InformationalResponse, Request, Response
+
+from helpers import feed
 
 
 def server_after(request: bytes) -> sansio.Connection:

@@ -9,9 +9,10 @@ and checks the status the server must answer with.
 from __future__ import annotations
 
 import pytest
-from helpers import byte_by_byte, feed
 
 import sansio
+
+from helpers import byte_by_byte, feed
 
 HOST = b"Host: x\r\n"
 
