@@ -14,36 +14,34 @@ whether it arrives in one read or in many.
 from __future__ import annotations
 
 from ._errors import RemoteProtocolError
+from ._grammar import FIELD_VCHARS
 from ._limits import Limits
 
 __all__ = ["ReceiveBuffer"]
 
 
 class ReceiveBuffer:
-    __slots__ = ("_data", "_first_lf", "_last_lf", "_searched", "bytes_scanned")
+    __slots__ = ("data", "_first_lf", "_last_lf", "_searched", "bytes_scanned")
 
     def __init__(self) -> None:
-        self._data = bytearray()
+        self.data = bytearray()
         self._searched = 0  # the terminator search of the current head resumes here
         self._first_lf = -1  # end of the current head's start line, once seen
         self._last_lf = -1  # start of the current head's unfinished line, minus one
         self.bytes_scanned = 0
 
-    def feed(self, data: bytes) -> None:
-        self._data += data
-
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.data)
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        return bool(self.data)
 
     def peek(self, size: int) -> bytes:
-        return bytes(self._data[:size])
+        return bytes(self.data[:size])
 
     def take(self, size: int) -> bytes:
         """Remove and return up to ``size`` bytes."""
-        data = self._data
+        data = self.data
         if size >= len(data):
             out = bytes(data)
             data.clear()
@@ -54,7 +52,7 @@ class ReceiveBuffer:
 
     def skip_newlines(self) -> None:
         """Drop CR and LF bytes at the front (empty lines before a request line)."""
-        data = self._data
+        data = self.data
         n = 0
         end = len(data)
         while n < end and data[n] in b"\r\n":
@@ -65,7 +63,35 @@ class ReceiveBuffer:
 
     def only_newlines(self) -> bool:
         """True if every buffered byte is CR or LF."""
-        return not self._data.translate(None, b"\r\n")
+        return not self.data.translate(None, b"\r\n")
+
+    def take_plain_head(self, limits: Limits) -> list[bytes] | None:
+        """Fast path: remove a plain head and return its lines; else ``None``, untouched.
+
+        A plain head ends in CRLF CRLF, ends every line with CRLF, holds no byte outside
+        a field line's alphabet, starts with its start line and is within every size
+        and count limit. Most heads are; anything else is left for ``take_head``.
+        """
+        data = self.data
+        start = self._searched
+        if start:
+            start -= 1  # take_head keeps two bytes of overlap; CRLF CRLF needs three
+        end = data.find(b"\r\n\r\n", start)
+        self.bytes_scanned += (len(data) if end < 0 else end + 4) - start
+        if end <= 0 or end > limits.small_head_size:
+            return None
+        head = bytes(data[:end])
+        lines = head.split(b"\r\n")
+        if (
+            not lines[0]
+            or len(lines) > limits.max_header_count
+            or len(head.translate(None, FIELD_VCHARS)) != 2 * len(lines) - 2
+        ):
+            return None
+        del data[: end + 4]
+        self._searched = 0
+        self._first_lf = self._last_lf = -1
+        return lines
 
     def take_head(
         self, limits: Limits, start_line_status: int, skip_empty_lines: bool = False
@@ -79,7 +105,7 @@ class ReceiveBuffer:
         ending. Returns ``None`` if the head is incomplete; raises if what has arrived
         already breaks a limit (``start_line_status`` for the start line, 431 else).
         """
-        data = self._data
+        data = self.data
         if skip_empty_lines and data and (data[0] == 0x0D or data[0] == 0x0A):
             self.skip_newlines()
         start = self._searched
@@ -103,7 +129,7 @@ class ReceiveBuffer:
         return head
 
     def _check_partial_head(self, limits: Limits, start_line_status: int) -> None:
-        data = self._data
+        data = self.data
         size = len(data)
         start = self._searched
         if self._first_lf < 0:
@@ -135,7 +161,7 @@ class ReceiveBuffer:
         Bare LF is refused here: chunked framing needs CRLF (RFC 9112 §7.1, and its
         Errata 7633), since parsers that disagree on line ends disagree on framing.
         """
-        data = self._data
+        data = self.data
         start = self._searched
         lf = data.find(b"\n", start, max_size + 2)
         self.bytes_scanned += (min(len(data), max_size + 2) if lf < 0 else lf) - start

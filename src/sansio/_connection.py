@@ -22,7 +22,8 @@ from ._events import (
     Request,
     Response,
 )
-from ._framing import parse_request, parse_response
+from ._framing import parse_request_lines, parse_response
+from ._headers import split_head
 from ._limits import Limits
 from ._state import (
     CLIENT,
@@ -59,6 +60,7 @@ class Connection:
     __slots__ = (
         "_buffer",
         "_cstate",
+        "_data",
         "_eof",
         "_error",
         "_expect_continue",
@@ -81,6 +83,7 @@ class Connection:
         self.their_http_version: bytes | None = None
         self._limits = limits
         self._buffer = ReceiveBuffer()
+        self._data = self._buffer.data  # the same bytearray: receive_data appends here
         self._cstate = ConnectionState()
         self._reader: BodyReader = NO_BODY
         self._writer: BodyWriter | None = None
@@ -129,12 +132,12 @@ class Connection:
 
     def receive_data(self, data: bytes) -> None:
         """Add bytes from the peer; ``b""`` means the peer closed its side."""
-        if data:
-            if self._eof:
-                raise RuntimeError("received data after the peer closed the connection")
-            self._buffer.feed(data)
-        else:
+        if not data:
             self._eof = True
+        elif self._eof:
+            raise RuntimeError("received data after the peer closed the connection")
+        else:
+            self._data += data
 
     def next_event(self) -> Event | Sentinel:
         """The next event from the peer, ``NEED_DATA`` or ``PAUSED``; or raise.
@@ -203,10 +206,14 @@ class Connection:
     def _read_head(self) -> Event | Sentinel:
         buffer = self._buffer
         if self.our_role is SERVER:
-            head = buffer.take_head(self._limits, 414, skip_empty_lines=True)
-            if head is None:
-                return self._head_incomplete("request")
-            request, reader, keep_alive, expect = parse_request(head, self._limits)
+            limits = self._limits
+            lines = buffer.take_plain_head(limits)
+            if lines is None:
+                head = buffer.take_head(limits, 414, skip_empty_lines=True)
+                if head is None:
+                    return self._head_incomplete("request")
+                lines = split_head(head, limits, 414)
+            request, reader, keep_alive, expect = parse_request_lines(lines, limits)
             if not keep_alive:
                 self._cstate.disable_keep_alive()
             self.their_http_version = request.http_version

@@ -11,7 +11,7 @@ from ._body import NO_BODY, BodyReader, ChunkedReader, CloseDelimitedReader, Len
 from ._errors import RemoteProtocolError
 from ._events import Headers, InformationalResponse, Request, Response
 from ._grammar import FIELD_VCHARS, HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
-from ._headers import parse_fields, split_head
+from ._headers import field_values, parse_fields, split_head
 from ._limits import Limits
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "connection_tokens",
     "parse_content_length",
     "parse_request",
+    "parse_request_lines",
     "parse_response",
     "transfer_codings",
 ]
@@ -32,20 +33,14 @@ _MAX_LENGTH_DIGITS = 18  # below 2**63: every peer can represent it
 
 
 def parse_request(head: bytes, limits: Limits) -> Framing:
-    """Parse a request head; decide its body framing, persistence and Expect.
+    """Parse a request head (without its final empty line); see ``parse_request_lines``."""
+    return parse_request_lines(split_head(head, limits, 414), limits)
 
-    The common case (CRLF line ends, within every limit, nothing unusual) runs
-    straight through here; anything else takes the general path in ``split_head``.
-    """
-    lines = head.split(b"\r\n")
+
+def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
+    """Parse a request head cut into lines whose bytes and sizes are already checked;
+    decide its body framing, persistence and Expect."""
     count = len(lines)
-    if (
-        len(head) > limits.small_head_size
-        or count > limits.max_header_count
-        or len(head.translate(None, FIELD_VCHARS)) != 2 * count - 2
-    ):
-        lines = split_head(head, limits, 414)
-        count = len(lines)
     request_line = lines[0].split(b" ")
     if len(request_line) != 3:
         raise _bad_request_line(lines[0])
@@ -71,19 +66,18 @@ def parse_request(head: bytes, limits: Limits) -> Framing:
     if http11:
         # Exactly one Host (RFC 9112 §3.2). The second search starts on the LF that
         # ends the first match, so two adjacent "host" names are both found.
-        padded = b"\n" + names + b"\n"
-        first = padded.find(b"\nhost\n")
-        if first < 0 or padded.find(b"\nhost\n", first + 5) >= 0:
+        first = names.find(b"\nhost\n")
+        if first < 0 or names.find(b"\nhost\n", first + 5) >= 0:
             raise _bad_host(headers)
     request = Request(method, target, headers, version)
-    if b"content-length" in names or b"transfer-encoding" in names:
+    if b"\ncontent-length\n" in names or b"\ntransfer-encoding\n" in names:
         reader = _request_body(headers, names, version, limits)
     elif not http11 and method in _BODY_METHODS:
         raise _length_required(method)
     else:
         reader = NO_BODY
     keep_alive = _keep_alive(headers, names, http11)
-    expect = http11 and b"expect" in names and _expects_continue(headers)
+    expect = http11 and b"\nexpect\n" in names and _expects_continue(headers, names)
     return request, reader, keep_alive, expect
 
 
@@ -125,13 +119,9 @@ def _parse_version(version: bytes, unsupported_status: int) -> bytes:
     return _V10 if minor == b"0" else _V11
 
 
-def _values(headers: Headers, name: bytes) -> list[bytes]:
-    return [value for key, value in headers if key == name]
-
-
 def _request_body(headers: Headers, names: bytes, version: bytes, limits: Limits) -> BodyReader:
-    has_te = b"transfer-encoding" in names and _values(headers, b"transfer-encoding")
-    has_cl = b"content-length" in names and _values(headers, b"content-length")
+    has_te = field_values(headers, names, b"transfer-encoding")
+    has_cl = field_values(headers, names, b"content-length")
     if has_te:
         if has_cl:
             raise RemoteProtocolError("request has both Content-Length and Transfer-Encoding")
@@ -196,27 +186,32 @@ def transfer_codings(values: list[bytes]) -> list[bytes]:
     return codings
 
 
-def connection_tokens(headers: Headers) -> list[bytes]:
-    tokens: list[bytes] = []
-    for name, value in headers:
-        if name == b"connection":
-            tokens.extend(item.strip(b" \t").lower() for item in value.split(b","))
-    return tokens
+def connection_tokens(values: list[bytes]) -> list[bytes]:
+    """The options of Connection fields (RFC 9110 §7.6.1), lower-cased."""
+    return [item.strip(b" \t").lower() for value in values for item in value.split(b",")]
 
 
 def _keep_alive(headers: Headers, names: bytes, http11: bool) -> bool:
     """RFC 9112 §9.3 for 1.1 (persistent unless ``close``); RFC 1945's keep-alive
     extension for 1.0 (closed unless ``keep-alive``)."""
-    if b"connection" not in names:
+    values = field_values(headers, names, b"connection")
+    if not values:
         return http11
-    tokens = connection_tokens(headers)
+    if len(values) == 1:
+        value = values[0].lower()
+        if value == b"keep-alive":
+            return True
+        if value == b"close":
+            return False
+    tokens = connection_tokens(values)
     if b"close" in tokens:
         return False
     return http11 or b"keep-alive" in tokens
 
 
-def _expects_continue(headers: Headers) -> bool:
-    return any(value.lower() == b"100-continue" for value in _values(headers, b"expect"))
+def _expects_continue(headers: Headers, names: bytes) -> bool:
+    values = field_values(headers, names, b"expect")
+    return any(value.lower() == b"100-continue" for value in values)
 
 
 def parse_response(
@@ -244,8 +239,8 @@ def parse_response(
     keep_alive = _keep_alive(headers, names, http11)
     if request_method == b"HEAD" or status in (204, 304):
         return response, NO_BODY, keep_alive
-    te = b"transfer-encoding" in names and _values(headers, b"transfer-encoding")
-    cl = b"content-length" in names and _values(headers, b"content-length")
+    te = field_values(headers, names, b"transfer-encoding")
+    cl = field_values(headers, names, b"content-length")
     if te:
         if cl:
             raise RemoteProtocolError("response has both Content-Length and Transfer-Encoding")

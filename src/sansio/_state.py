@@ -5,8 +5,8 @@ Each side (client, server) has its own state. An event moves its sender's side b
 HTTP/1.x has exactly one cross-side effect: a ``Request`` also moves the server from
 ``IDLE`` to ``SEND_RESPONSE`` (it now owes a response), which ``PEER_TRANSITIONS`` holds.
 
-After every event, keep-alive decides the rest: a side that is ``DONE`` on a
-connection that will not be reused goes to ``MUST_CLOSE``. ``start_next_cycle`` takes
+Keep-alive decides the rest: a side that would be ``DONE`` on a connection that will
+not be reused is ``MUST_CLOSE`` instead. ``start_next_cycle`` takes
 both sides from ``DONE`` back to ``IDLE``.
 """
 
@@ -134,16 +134,16 @@ class ConnectionState:
     def process_event(self, role: Role, event_type: EventType) -> None:
         """Move ``role`` (the sender) and, for a request, the server; or raise."""
         states = self.states
-        try:
-            states[role] = TRANSITIONS[role, states[role], event_type]
-        except KeyError:
+        new = TRANSITIONS.get((role, states[role], event_type))
+        if new is None:
             raise LocalProtocolError(
                 f"can't handle {event_type.__name__} in {role!r} state {states[role]!r}"
-            ) from None
+            )
+        if new is DONE and not self.keep_alive:
+            new = MUST_CLOSE
+        states[role] = new
         if event_type is Request:
             states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
-        if not self.keep_alive:
-            self._settle()
 
     def check_event(self, role: Role, event_type: EventType) -> None:
         """Raise ``LocalProtocolError`` if ``role`` may not send ``event_type`` now."""
@@ -164,10 +164,8 @@ class ConnectionState:
         self.disable_keep_alive()
 
     def disable_keep_alive(self) -> None:
+        """No further message on this connection: a side that is DONE must close."""
         self.keep_alive = False
-        self._settle()
-
-    def _settle(self) -> None:
         states = self.states
         for role in (CLIENT, SERVER):
             if states[role] is DONE:
