@@ -21,7 +21,7 @@ __all__ = ["ReceiveBuffer"]
 
 
 class ReceiveBuffer:
-    __slots__ = ("data", "_first_lf", "_last_lf", "_searched", "bytes_scanned")
+    __slots__ = ("_first_lf", "_last_lf", "_searched", "bytes_scanned", "data")
 
     def __init__(self) -> None:
         self.data = bytearray()

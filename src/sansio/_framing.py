@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._body import NO_BODY, BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
 from ._errors import RemoteProtocolError
 from ._events import Headers, InformationalResponse, Request, Response
-from ._grammar import FIELD_VCHARS, HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
+from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
 from ._headers import field_values, parse_fields, split_head
 from ._limits import Limits
 
