@@ -142,6 +142,8 @@ def _lower_names(headers: Headers) -> list[bytes]:
 
 
 def _values(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
+    if names.count(wanted) == 1:
+        return [headers[names.index(wanted)][1]]
     return [value for (_, value), name in zip(headers, names, strict=True) if name == wanted]
 
 
@@ -150,6 +152,8 @@ def _tokens(values: list[bytes]) -> list[bytes]:
 
 
 def _declared_length(values: list[bytes]) -> int:
+    if len(values) == 1 and values[0].isdigit():
+        return int(values[0])
     items = {item.strip(b" \t") for value in values for item in value.split(b",")}
     if len(items) != 1:
         raise LocalProtocolError(f"differing Content-Length values: {values!r}")
