@@ -131,3 +131,20 @@ def test_limit_verdicts_do_not_depend_on_segmentation(head: bytes, data: st.Data
     whole = verdict(head, [head], SMALL)
     assert verdict(head, pieces, SMALL) == whole
     assert verdict(head, [head[i : i + 1] for i in range(len(head))], SMALL) == whole
+
+
+def test_trailer_section_size_is_bounded() -> None:
+    limits = sansio.Limits(max_head_size=100, max_start_line_size=50, max_field_size=60)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+    data = head + b"X: " + b"y" * 50 + b"\r\n" + b"Z: " + b"y" * 50 + b"\r\n\r\n"
+    assert verdict(data, [data], limits) == (431,)
+
+
+def test_response_body_size_limit() -> None:
+    conn = sansio.Connection(sansio.CLIENT, limits=sansio.Limits(max_body_size=3))
+    conn.send(sansio.Request(b"GET", b"/"))
+    conn.send(sansio.EndOfMessage())
+    conn.receive_data(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\n")
+    with pytest.raises(sansio.RemoteProtocolError) as info:
+        conn.next_event()
+    assert info.value.status_hint == 413

@@ -251,3 +251,11 @@ def test_head_limit_verdict_does_not_depend_on_segmentation() -> None:
     big = b"GET / HTTP/1.0\r\n" + b"X: " + b"a" * 1000 + b"\r\n"
     data = big * 70 + b"\r\n"
     rejected(data, status=431, match="larger than")
+
+
+def test_chunk_size_line_with_17_hex_digits_is_rejected_when_complete() -> None:
+    data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    conn = sansio.Connection(sansio.SERVER)
+    conn.receive_data(data + b"0" * 16 + b"1;x\r\n")
+    with pytest.raises(sansio.RemoteProtocolError, match="more than 16 hex digits"):
+        list(conn.events())

@@ -119,3 +119,10 @@ def test_state_names_are_readable() -> None:
     assert repr(sansio.SERVER) == "SERVER"
     assert repr(sansio.NEED_DATA) == "NEED_DATA"
     assert sansio.SEND_BODY.name == "SEND_BODY"
+
+
+def test_states_survive_pickling_as_the_same_constants() -> None:
+    import pickle
+
+    for constant in (sansio.IDLE, sansio.ERROR, sansio.CLIENT, sansio.PAUSED):
+        assert pickle.loads(pickle.dumps(constant)) is constant

@@ -8,6 +8,8 @@ Lengths come from Content-Length, chunked framing or the connection's close
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from ._buffer import ReceiveBuffer
 from ._errors import RemoteProtocolError
 from ._events import Data, EndOfMessage
@@ -20,18 +22,15 @@ __all__ = ["NO_BODY", "BodyReader", "ChunkedReader", "CloseDelimitedReader", "Le
 _END = EndOfMessage()
 
 
-class BodyReader:
-    __slots__ = ()
-
+class BodyReader(Protocol):
     def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
-        raise NotImplementedError
+        """The next body event from ``buf``, or ``None`` if more bytes are needed."""
 
     def eof(self) -> EndOfMessage:
         """The peer closed: end the body, or raise if it is cut short."""
-        raise NotImplementedError
 
 
-class LengthReader(BodyReader):
+class LengthReader:
     """A body of exactly ``Content-Length`` bytes (zero when a message has no body)."""
 
     __slots__ = ("remaining",)
@@ -60,7 +59,7 @@ NO_BODY = LengthReader(0)
 """Shared by every message without a body: with nothing remaining it never changes."""
 
 
-class CloseDelimitedReader(BodyReader):
+class CloseDelimitedReader:
     """A response body that ends when the server closes (RFC 9112 §6.3, rule 8)."""
 
     __slots__ = ()
@@ -77,7 +76,7 @@ class CloseDelimitedReader(BodyReader):
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
 
 
-class ChunkedReader(BodyReader):
+class ChunkedReader:
     """A chunked body (RFC 9112 §7.1): size lines, data, CRLFs, then trailers.
 
     Chunk-size lines and the CRLF after each chunk must be exactly CRLF-terminated,

@@ -18,7 +18,6 @@ __all__ = [
     "Framing",
     "connection_tokens",
     "parse_content_length",
-    "parse_request",
     "parse_request_lines",
     "parse_response",
     "transfer_codings",
@@ -30,11 +29,6 @@ Framing = tuple[Request, BodyReader, bool, bool]
 _V10, _V11 = b"1.0", b"1.1"
 _BODY_METHODS = (b"POST", b"PUT", b"PATCH")  # an HTTP/1.0 request with these has a body
 _MAX_LENGTH_DIGITS = 18  # below 2**63: every peer can represent it
-
-
-def parse_request(head: bytes, limits: Limits) -> Framing:
-    """Parse a request head (without its final empty line); see ``parse_request_lines``."""
-    return parse_request_lines(split_head(head, limits, 414), limits)
 
 
 def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:

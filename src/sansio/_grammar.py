@@ -19,7 +19,6 @@ __all__ = [
     "STATUS_LINE",
     "TARGET_CHARS",
     "TOKEN_CHARS",
-    "is_token",
 ]
 
 # RFC 9110 §5.6.2:
@@ -40,11 +39,6 @@ FIELD_VCHARS = bytes([0x09]) + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x10
 
 # RFC 9112 §7.1: chunk-size = 1*HEXDIG
 HEXDIGITS = b"0123456789abcdefABCDEF"
-
-
-def is_token(value: bytes) -> bool:
-    """True if ``value`` is a non-empty RFC 9110 token."""
-    return bool(value) and not value.translate(None, TOKEN_CHARS)
 
 
 # RFC 9112 §3:

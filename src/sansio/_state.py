@@ -132,13 +132,10 @@ class ConnectionState:
         self.keep_alive = True
 
     def process_event(self, role: Role, event_type: EventType) -> None:
-        """Move ``role`` (the sender) and, for a request, the server; or raise."""
+        """Move ``role`` (the sender) and, for a request, the server."""
         states = self.states
-        new = TRANSITIONS.get((role, states[role], event_type))
-        if new is None:
-            raise LocalProtocolError(
-                f"can't handle {event_type.__name__} in {role!r} state {states[role]!r}"
-            )
+        # Callers have checked the move (check_event) or produced the event themselves.
+        new = TRANSITIONS[role, states[role], event_type]
         if new is DONE and not self.keep_alive:
             new = MUST_CLOSE
         states[role] = new

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from http import HTTPStatus
+from typing import Protocol
 
 from ._errors import LocalProtocolError
 from ._events import Headers, Request, Response
@@ -36,17 +37,15 @@ _TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
 _VALUE_CHARS_AND_LF = FIELD_VCHARS + b"\n"
 
 
-class BodyWriter:
-    __slots__ = ()
-
+class BodyWriter(Protocol):
     def data(self, data: bytes) -> bytes:
-        raise NotImplementedError
+        """The wire bytes for a piece of body, or raise if the framing forbids it."""
 
     def end(self, trailers: Headers) -> bytes:
-        raise NotImplementedError
+        """The wire bytes that end the body, or raise if it is incomplete."""
 
 
-class LengthWriter(BodyWriter):
+class LengthWriter:
     """Exactly ``length`` body bytes; ``why`` names the framing in error messages."""
 
     __slots__ = ("remaining", "why")
@@ -76,7 +75,7 @@ class LengthWriter(BodyWriter):
         return b""
 
 
-class ChunkedWriter(BodyWriter):
+class ChunkedWriter:
     __slots__ = ()
 
     def data(self, data: bytes) -> bytes:
@@ -90,7 +89,7 @@ class ChunkedWriter(BodyWriter):
         return b"0\r\n" + write_fields(trailers) + b"\r\n"
 
 
-class CloseDelimitedWriter(BodyWriter):
+class CloseDelimitedWriter:
     __slots__ = ()
 
     def data(self, data: bytes) -> bytes:
