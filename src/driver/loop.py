@@ -85,7 +85,9 @@ class Server:
         self.high_water = config.high_water
         self.keepalive_timeout = config.keepalive_timeout
         self.epoll = select.epoll()
-        self.flags = _EPOLLET if config.edge_triggered else 0
+        # Edge-triggered sockets also ask for EPOLLRDHUP: a FIN that arrives with the
+        # last data must be noticed without a new edge (see Transport.on_readable).
+        self.flags = (_EPOLLET | select.EPOLLRDHUP) if config.edge_triggered else 0
         self.now = time.monotonic()
         self.stopping = False
         self.transports: dict[int, Transport] = {}

@@ -63,6 +63,7 @@ _HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encodin
 
 EPOLLIN: Final = 0x001
 EPOLLOUT: Final = 0x004
+EPOLLRDHUP: Final = 0x2000
 
 
 class _FileJob:
@@ -80,7 +81,7 @@ class Prepared:
     """A reply turned into the events the core serialises, cached by the server for
     replies that an application returns again and again (the hello handler)."""
 
-    __slots__ = ("data", "file", "length", "no_body", "response", "status")
+    __slots__ = ("data", "file", "length", "mismatch", "no_body", "response", "status")
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class Prepared:
         data: Data | None,
         file: FileBody | None,
         length: int,
+        actual: int,
     ) -> None:
         self.response = response
         self.data = data
@@ -95,12 +97,13 @@ class Prepared:
         self.length = length
         self.status = response.status_code
         self.no_body = self.status in _NO_BODY_STATUS
+        self.mismatch = length != actual
 
 
 def prepare(reply: Reply, version: bytes) -> Prepared:
     """Build the ``Response`` (with ``Content-Length``) and body event for ``reply``."""
     body = reply.body
-    length = body.count if isinstance(body, FileBody) else len(body)
+    length = actual = body.count if isinstance(body, FileBody) else len(body)
     headers = []
     has_length = False
     for name, value in reply.headers:
@@ -114,8 +117,8 @@ def prepare(reply: Reply, version: bytes) -> Prepared:
         headers.append((b"content-length", b"%d" % length))
     response = Response(reply.status, tuple(headers), version)
     if isinstance(body, FileBody):
-        return Prepared(response, None, body, length)
-    return Prepared(response, Data(body) if body else None, None, length)
+        return Prepared(response, None, body, length, actual)
+    return Prepared(response, Data(body) if body else None, None, length, actual)
 
 
 class Transport:
@@ -172,14 +175,17 @@ class Transport:
         """Entry point from the loop: ``mask`` is the epoll event mask."""
         if mask & 0x01B:  # EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLPRI
             if self.mask & EPOLLIN:
-                self.on_readable()
+                self.on_readable(mask & EPOLLRDHUP)
             elif mask & 0x018:  # EPOLLERR | EPOLLHUP while not reading: peer is gone
                 self.abort()
                 return
         if mask & EPOLLOUT and not self.closed:
             self.on_writable()
 
-    def on_readable(self) -> None:
+    def on_readable(self, eof_pending: int = 0) -> None:
+        """Read and handle what the client sent. Edge-triggered, read until a short
+        read, unless the peer's FIN is already pending (``EPOLLRDHUP``): then read on
+        to the EOF, since no new edge will announce it."""
         server = self.server
         edge = server.edge_triggered
         size = server.recv_size
@@ -220,7 +226,7 @@ class Transport:
                     server.schedule(self)
             elif phase != before or phase == BODY:
                 self._arm()
-            if not edge or len(data) < size or not self.mask & EPOLLIN:
+            if not edge or (len(data) < size and not eof_pending) or not self.mask & EPOLLIN:
                 return
 
     def _arm(self) -> None:
@@ -335,11 +341,17 @@ class Transport:
             self._write_reply(request, server.prepared(error_reply(500), version))
 
     def _write_reply(self, request: Request, prepared: Prepared) -> None:
+        head_only = request.method == b"HEAD" or prepared.no_body
+        if prepared.mismatch and not head_only:
+            # Caught before the head is written, so that a 500 can still go out.
+            raise LocalProtocolError(
+                f"Content-Length says {prepared.length} bytes, the body has another length"
+            )
         send = self.conn.send
         out = send(prepared.response)
         file = prepared.file
         sent = 0
-        if request.method == b"HEAD" or prepared.no_body:
+        if head_only:
             if file is not None:
                 os.close(file.fd)
                 file = None
