@@ -1,0 +1,156 @@
+"""The applications on their own, without sockets: the WSGI adapter checked by
+``wsgiref.validate`` (PEP 3333 conformance on both sides), and the Range parser.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+
+from driver import HTTPRequest, WSGIAdapter
+from driver.static import _parse_range
+
+
+def _request(
+    method: bytes = b"GET",
+    target: bytes = b"/",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    body: bytes = b"",
+) -> HTTPRequest:
+    return HTTPRequest(method, target, headers, b"1.1", body, ("10.0.0.1", 4321))
+
+
+def _echo_environ(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    keys = (
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "HTTP_X_MULTI",
+        "HTTP_HOST",
+    )
+    text = "\n".join(f"{key}={environ.get(key)}" for key in keys)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Len", str(len(body)))])
+    return [text.encode("latin-1")]
+
+
+def test_environ_is_pep3333_and_passes_wsgiref_validate() -> None:
+    adapter = WSGIAdapter(validator(_echo_environ))
+    reply = adapter(
+        _request(
+            b"POST",
+            b"/a%20b/c?x=1&y=%20",
+            (
+                (b"host", b"example.com"),
+                (b"content-type", b"text/plain"),
+                (b"content-length", b"3"),
+                (b"x-multi", b"one"),
+                (b"x-multi", b"two"),
+            ),
+            b"abc",
+        )
+    )
+    assert reply.status == 200
+    assert (b"x-len", b"3") in reply.headers
+    assert isinstance(reply.body, bytes)
+    lines = dict(line.split("=", 1) for line in reply.body.decode().split("\n"))
+    assert lines == {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/a b/c",
+        "QUERY_STRING": "x=1&y=%20",
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": "3",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_X_MULTI": "one,two",
+        "HTTP_HOST": "example.com",
+    }
+
+
+def test_close_is_called_on_the_returned_iterable() -> None:
+    closed = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            return iter([b"a", b"b"])
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Body:
+        start_response("204 No Content", [])
+        return Body()
+
+    reply = WSGIAdapter(app)(_request())
+    assert (reply.status, reply.body, closed) == (204, b"ab", [True])
+
+
+def test_exc_info_replaces_the_status_before_the_body() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            import sys
+
+            start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"err"]
+
+    reply = WSGIAdapter(app)(_request())
+    assert (reply.status, reply.body) == (500, b"err")
+
+
+def test_app_that_never_starts_a_response_is_an_error() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return []
+
+    with pytest.raises(RuntimeError, match="start_response"):
+        WSGIAdapter(app)(_request())
+
+
+def test_wsgi_errors_is_a_text_stream() -> None:
+    seen: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["wsgi.errors"])
+        start_response("200 OK", [])
+        return []
+
+    WSGIAdapter(app)(_request())
+    assert isinstance(seen[0], io.TextIOBase) or hasattr(seen[0], "write")
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (b"bytes=0-0", 10, (0, 0)),
+        (b"bytes=2-5", 10, (2, 5)),
+        (b"bytes=2-", 10, (2, 9)),
+        (b"bytes=5-100", 10, (5, 9)),
+        (b"bytes=-3", 10, (7, 9)),
+        (b"bytes=-30", 10, (0, 9)),
+        (b"bytes=10-", 10, False),
+        (b"bytes=-0", 10, False),
+        (b"bytes=0-", 0, False),
+        (b"bytes=5-2", 10, None),
+        (b"bytes=0-1,3-4", 10, None),
+        (b"items=0-1", 10, None),
+        (b"bytes=a-b", 10, None),
+        (b"bytes=--1", 10, None),
+        (b"bytes=1", 10, None),
+    ],
+)
+def test_range_header_parsing(
+    header: bytes, size: int, expected: tuple[int, int] | bool | None
+) -> None:
+    assert _parse_range(header, size) == expected

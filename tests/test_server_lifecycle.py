@@ -1,0 +1,218 @@
+"""The server as a process: graceful shutdown on SIGTERM/SIGINT, the grace period,
+``--max-connections``, ``--workers``, the access log, ``--help``, and ``driver.serve``
+embedded in a program. Loop behaviour is checked in both epoll trigger modes.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server_helpers import (
+    SRC,
+    app_dir,
+    read_response,
+    read_until_close,
+    running_server,
+    trigger,
+)
+
+__all__ = ["app_dir", "trigger"]  # fixtures used by this module
+
+BIG = 32 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def big_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("big")
+    (root / "big.bin").write_bytes(b"q" * BIG)
+    (root / "small.txt").write_bytes(b"small\n")
+    return root
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_finishes_in_flight_responses_and_exits_0(
+    big_root: Path, trigger: list[str], sig: int
+) -> None:
+    with running_server(str(big_root), *trigger) as server:
+        idle = server.connect()
+        idle.sendall(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(idle, bytearray())[2] == b"small\n"
+        busy = server.connect(timeout=10)
+        busy.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+        first = busy.recv(65536)
+        assert first.startswith(b"HTTP/1.0 200 OK")
+        server.proc.send_signal(sig)
+        # The idle kept-alive connection is closed at once ...
+        assert read_until_close(idle) == b""
+        idle.close()
+        # ... and the one being served gets its whole response.
+        rest = read_until_close(busy)
+        busy.close()
+        body = (first + rest).partition(b"\r\n\r\n")[2]
+        assert len(body) == BIG
+        assert server.proc.wait(10) == 0
+        # A new connection is refused once the listener is closed.
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+    assert "shutting down" in server.stderr
+
+
+def test_grace_period_bounds_the_shutdown(big_root: Path, trigger: list[str]) -> None:
+    with running_server(str(big_root), "--grace-period", "0.5", *trigger) as server:
+        stuck = server.connect()
+        stuck.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")  # and never read it
+        time.sleep(0.2)
+        start = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(10) == 0
+        assert time.monotonic() - start < 3
+        stuck.close()
+    assert "grace period over" in server.stderr
+
+
+def test_max_connections_holds_new_clients_in_the_backlog(
+    big_root: Path, trigger: list[str]
+) -> None:
+    with running_server(str(big_root), "--max-connections", "2", *trigger) as server:
+        first, second = server.connect(), server.connect()
+        time.sleep(0.2)
+        waiting = server.connect(timeout=0.5)  # the kernel completes the handshake
+        waiting.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            waiting.recv(1024)  # ... but the server does not take it yet
+        first.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        assert read_until_close(first).endswith(b"small\n")  # a slot frees ...
+        waiting.settimeout(5)
+        assert read_until_close(waiting).endswith(b"small\n")  # ... and it is served
+        second.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        assert read_until_close(second).endswith(b"small\n")
+        for sock in (first, second, waiting):
+            sock.close()
+
+
+def test_workers_share_the_port(app_dir: Path, trigger: list[str]) -> None:
+    with running_server("--wsgi", "testapp:app", "--workers", "2", *trigger, cwd=app_dir) as server:
+        pids = set()
+        for _ in range(60):
+            with server.connect() as sock:
+                sock.sendall(b"GET /pid HTTP/1.0\r\n\r\n")
+                pids.add(read_until_close(sock).partition(b"\r\n\r\n")[2])
+        assert len(pids) == 2
+        assert str(server.proc.pid).encode() not in pids  # the parent only supervises
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(15) == 0
+
+
+CLF = re.compile(
+    r"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "
+    r'"GET /small\.txt\?q=1 HTTP/1\.1" 200 6$',
+    re.MULTILINE,
+)
+
+
+def test_access_log_is_common_log_format_on_stderr(big_root: Path) -> None:
+    with running_server(str(big_root)) as server:
+        with server.connect() as sock:
+            sock.sendall(b"GET /small.txt?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            read_until_close(sock)
+        log = server.wait_for_log('"GET /small.txt?q=1 HTTP/1.1" 200 6')
+    assert CLF.search(log), log
+
+
+def test_access_log_to_a_file(big_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    with running_server(str(big_root), "--access-log", str(path)) as server:
+        with server.connect() as sock:
+            sock.sendall(b"GET /small.txt?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            read_until_close(sock)
+        deadline = time.monotonic() + 5
+        while not (path.exists() and path.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert CLF.search(path.read_text())
+    assert "GET /small.txt" not in server.stderr
+
+
+def test_no_access_log(big_root: Path) -> None:
+    with running_server(str(big_root), "--no-access-log") as server, server.connect() as sock:
+        sock.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        assert read_until_close(sock).endswith(b"small\n")
+    assert server.proc.returncode == 0
+    assert "GET /small.txt" not in server.stderr
+
+
+def test_help_documents_every_option() -> None:
+    from driver.cli import build_parser
+
+    result = subprocess.run(
+        [sys.executable, "-m", "driver", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={"PYTHONPATH": str(SRC), "COLUMNS": "200"},
+    )
+    options = [option for action in build_parser()._actions for option in action.option_strings]
+    assert len(options) > 20
+    for option in options:
+        assert option in result.stdout
+    for action in build_parser()._actions:
+        assert action.help, action
+
+
+LIBRARY_SCRIPT = """
+import driver
+
+def app(request: driver.HTTPRequest) -> driver.Reply:
+    text = b"%s %s %d" % (request.method, request.target, len(request.body))
+    return driver.Reply(201, ((b"content-type", b"text/plain"), (b"x-app", b"yes")), text)
+
+driver.serve(app, driver.Config(host="127.0.0.1", port=0, access_log=False))
+"""
+
+
+def test_serve_embeds_an_application(tmp_path: Path) -> None:
+    script = tmp_path / "embedded.py"
+    script.write_text(LIBRARY_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env={"PYTHONPATH": str(SRC)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        port = int(re.search(r"port (\d+)", banner).group(1))  # type: ignore[union-attr]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"PUT /thing HTTP/1.0\r\nContent-Length: 4\r\n\r\nabcd")
+            response = read_until_close(sock)
+        assert response.startswith(b"HTTP/1.0 201 Created\r\n")
+        assert b"x-app: yes" in response
+        assert response.endswith(b"\r\n\r\nPUT /thing 4")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_port_in_use_is_a_clean_error(big_root: Path) -> None:
+    with running_server(str(big_root)) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "driver", "--bind", "127.0.0.1", "--port", str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PYTHONPATH": str(SRC)},
+        )
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr

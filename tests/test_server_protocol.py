@@ -1,0 +1,242 @@
+"""HTTP on the wire: keep-alive, pipelining, half-close, 100-continue, bodies, and bad
+input answered with the core's status, checked with raw sockets and ``http.client``.
+
+Every test runs in both epoll trigger modes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server_helpers import (
+    ServerProcess,
+    app_dir,
+    raw_exchange,
+    read_response,
+    read_until_close,
+    running_server,
+    trigger,
+)
+
+__all__ = ["app_dir", "trigger"]  # fixtures used by this module
+
+
+@pytest.fixture(scope="module")
+def server(app_dir: Path, trigger: list[str]) -> Iterator[ServerProcess]:
+    with running_server(
+        "--wsgi", "testapp:app", "--max-body-size", "100000", *trigger, cwd=app_dir
+    ) as proc:
+        yield proc
+
+
+def echo(response_body: bytes) -> dict[str, str]:
+    lines = response_body.decode("latin-1").split("\n")
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_http_client_sends_two_requests_on_one_connection(server: ServerProcess) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/first?a=1", headers={"X-Test": "one"})
+    first = conn.getresponse()
+    body1 = first.read()
+    sock = conn.sock
+    local = sock.getsockname()
+    conn.request("POST", "/second", body=b"payload", headers={"X-Test": "two"})
+    second = conn.getresponse()
+    body2 = second.read()
+    assert conn.sock is sock and sock.getsockname() == local  # no reconnect
+    assert (first.status, second.status) == (200, 200)
+    assert first.version == 11 and first.getheader("Connection") == "keep-alive"
+    assert echo(body1)["query"] == "a=1" and echo(body1)["x_test"] == "one"
+    assert echo(body2)["method"] == "POST" and body2.endswith(b"payload")
+    conn.close()
+
+
+def test_http10_keep_alive_is_honoured(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        buffered = bytearray()
+        for i in range(3):
+            sock.sendall(b"GET /n%d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % i)
+            status, headers, body = read_response(sock, buffered)
+            assert status == b"HTTP/1.0 200 OK"
+            assert headers[b"connection"] == b"keep-alive"
+            assert echo(body)["path"] == f"/n{i}"
+
+
+def test_http10_without_keep_alive_is_closed_after_the_response(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /once HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert b"connection: close" in response.lower()
+    assert response.count(b"HTTP/1.0 200") == 1
+
+
+def test_connection_close_from_a_11_client_closes(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Connection: close" in response
+
+
+def test_pipelined_requests_are_answered_in_order(server: ServerProcess) -> None:
+    requests = (
+        b"".join(b"GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(20))
+        + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    with server.connect() as sock:
+        sock.sendall(requests)
+        buffered = bytearray()
+        paths = [echo(read_response(sock, buffered)[2])["path"] for _ in range(21)]
+        assert read_until_close(sock) == bytes(buffered) == b""
+    assert paths == [f"/p{i}" for i in range(20)] + ["/last"]
+
+
+def test_pipelined_large_responses_are_backpressured_and_intact(server: ServerProcess) -> None:
+    # Eight 1 MiB responses asked for at once: far above the high-water mark, so the
+    # server must queue, stop reading, and resume as the client drains.
+    with server.connect(timeout=10) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
+        time.sleep(0.2)  # let the server fill the socket buffers first
+        buffered = bytearray()
+        for _ in range(8):
+            status, _, body = read_response(sock, buffered)
+            assert status == b"HTTP/1.1 200 OK"
+            assert body == b"x" * (1024 * 1024)
+
+
+def test_half_closed_client_still_gets_its_responses(server: ServerProcess) -> None:
+    response = raw_exchange(
+        server.port,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        shutdown=True,
+    )
+    assert response.count(b"HTTP/1.1 200 OK") == 2
+    assert b"path=/a" in response and b"path=/b" in response
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(
+            b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        interim = sock.recv(1024)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        buffered = bytearray()
+        status, _, body = read_response(sock, buffered)
+        assert status == b"HTTP/1.1 200 OK"
+        assert body.endswith(b"hello") and echo(body)["body_len"] == "5"
+
+
+def test_http10_client_gets_no_100_continue(server: ServerProcess) -> None:
+    response = raw_exchange(
+        server.port,
+        b"POST /up HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi",
+    )
+    assert response.startswith(b"HTTP/1.0 200 OK")
+    assert b"100 Continue" not in response
+
+
+def test_chunked_request_body_reaches_the_app(server: ServerProcess) -> None:
+    response = raw_exchange(
+        server.port,
+        b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+    )
+    assert response.startswith(b"HTTP/1.1 200 OK")
+    assert response.endswith(b"hello world")
+
+
+def test_body_split_across_many_sends_is_reassembled(server: ServerProcess) -> None:
+    body = bytes(range(256)) * 100
+    with server.connect() as sock:
+        sock.sendall(b"POST /slowly HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 4096):
+            sock.sendall(body[i : i + 4096])
+            time.sleep(0.005)
+        response = read_until_close(sock)
+    assert response.endswith(body)
+
+
+def test_hop_by_hop_headers_from_the_app_are_dropped(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /h HTTP/1.0\r\n\r\n")
+    assert b"close-me" not in response
+
+
+def test_wsgi_write_callable_and_iterable_are_joined(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /write HTTP/1.0\r\n\r\n")
+    assert response.endswith(b"\r\n\r\nwritten and returned")
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"garbage\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # 1.1 without Host
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400),  # obs-fold
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),  # smuggling
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.0\r\n\r\n", 414),
+        (b"GET / HTTP/1.0\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n", 431),
+        (b"POST / HTTP/1.0\r\nContent-Length: 100001\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+    ],
+)
+def test_bad_input_gets_the_core_status_and_a_close(
+    server: ServerProcess, request_bytes: bytes, status: int
+) -> None:
+    response = raw_exchange(server.port, request_bytes)
+    assert response.startswith(b"HTTP/1.0 %d " % status), response[:100]
+    assert b"Connection: close" in response or b"connection: close" in response
+    # ... and the server goes on serving.
+    assert raw_exchange(server.port, b"GET /after HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 OK")
+
+
+def test_bad_pipelined_request_is_answered_after_the_good_ones(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nBROKEN LINE\r\n\r\n")
+    first, _, rest = response.partition(b"path=/ok")
+    assert first.startswith(b"HTTP/1.1 200 OK")
+    assert b"HTTP/1.0 400 Bad Request" in rest
+
+
+def test_client_reset_does_not_disturb_others(server: ServerProcess) -> None:
+    sock = server.connect()
+    sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # RST with a 1 MiB response in flight
+    assert raw_exchange(server.port, b"GET /fine HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 OK")
+
+
+def test_app_exception_gives_500_and_a_logged_traceback(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /boom HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 500 Internal Server Error")
+    log = server.wait_for_log("RuntimeError: boom from the test app")
+    assert "Traceback (most recent call last)" in log
+    assert raw_exchange(server.port, b"GET /alive HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 OK")
+
+
+def test_app_breaking_its_own_content_length_gives_500(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /bad-length HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 500 ")
+
+
+def test_many_concurrent_connections_are_all_served(server: ServerProcess) -> None:
+    socks = [server.connect() for _ in range(200)]
+    try:
+        for i, sock in enumerate(socks):
+            sock.sendall(b"GET /c%d HTTP/1.0\r\n\r\n" % i)
+        for i, sock in enumerate(socks):
+            response = read_until_close(sock)
+            assert response.startswith(b"HTTP/1.0 200 OK")
+            assert b"path=/c%d\n" % i in response
+    finally:
+        for sock in socks:
+            sock.close()

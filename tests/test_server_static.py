@@ -1,0 +1,197 @@
+"""Serving a directory: what ``python -m driver DIR`` answers, checked with real curl.
+
+Every test runs against one server per epoll trigger mode (level and edge) and, where
+the protocol version matters, with ``curl --http1.0`` and ``--http1.1``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server_helpers import (
+    DOCROOT_FILES,
+    ServerProcess,
+    curl,
+    docroot,
+    raw_exchange,
+    running_server,
+    trigger,
+)
+
+__all__ = ["docroot", "trigger"]  # fixtures used by this module
+
+VERSIONS = ["--http1.0", "--http1.1"]
+
+
+@pytest.fixture(scope="module")
+def server(docroot: Path, trigger: list[str]) -> Iterator[ServerProcess]:
+    with running_server(str(docroot), *trigger) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_files_are_served_whole_with_their_content_type(
+    server: ServerProcess, version: str
+) -> None:
+    expected = {
+        "/small.txt": b"text/plain; charset=utf-8",
+        "/style.css": b"text/css; charset=utf-8",
+        "/data.json": b"application/json",
+        "/index.html": b"text/html; charset=utf-8",
+    }
+    for path, content_type in expected.items():
+        status, headers, body = curl(server.url(path), version)
+        assert status == 200
+        assert body == DOCROOT_FILES[path.lstrip("/")]
+        assert headers[b"content-type"] == content_type
+        assert headers[b"content-length"] == str(len(body)).encode()
+        assert b"last-modified" in headers
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_mebibyte_file_arrives_intact(
+    server: ServerProcess, docroot: Path, version: str
+) -> None:
+    status, headers, body = curl(server.url("/big.bin"), version)
+    assert status == 200
+    assert headers[b"content-length"] == b"1048576"
+    assert (
+        hashlib.sha256(body).digest() == hashlib.sha256((docroot / "big.bin").read_bytes()).digest()
+    )
+
+
+def test_empty_file_has_zero_length(server: ServerProcess) -> None:
+    status, headers, body = curl(server.url("/empty.txt"))
+    assert (status, headers[b"content-length"], body) == (200, b"0", b"")
+
+
+def test_root_serves_index_html(server: ServerProcess) -> None:
+    status, _, body = curl(server.url("/"))
+    assert status == 200
+    assert body == DOCROOT_FILES["index.html"]
+
+
+def test_directory_without_index_is_listed(server: ServerProcess) -> None:
+    status, headers, body = curl(server.url("/sub/"))
+    assert status == 200
+    assert headers[b"content-type"] == b"text/html; charset=utf-8"
+    assert b'<a href="a%20b.txt">a b.txt</a>' in body
+    assert b'<a href="nested/">nested/</a>' in body
+
+
+def test_directory_without_slash_is_redirected(server: ServerProcess) -> None:
+    status, headers, _ = curl(server.url("/sub"))
+    assert status == 301
+    assert headers[b"location"] == b"/sub/"
+
+
+def test_percent_encoded_names_are_decoded(server: ServerProcess) -> None:
+    status, _, body = curl(server.url("/sub/a%20b.txt"))
+    assert (status, body) == (200, b"spaced name\n")
+
+
+def test_missing_file_is_404_with_small_body(server: ServerProcess) -> None:
+    status, _, body = curl(server.url("/no/such/file"))
+    assert status == 404
+    assert body == b"404 Not Found\n"
+
+
+def test_head_sends_the_headers_without_the_body(server: ServerProcess) -> None:
+    status, headers, body = curl(server.url("/big.bin"), "-I")
+    assert status == 200
+    assert headers[b"content-length"] == b"1048576"
+    assert body == b""
+
+
+def test_if_modified_since_gives_304(server: ServerProcess, docroot: Path) -> None:
+    mtime = int((docroot / "small.txt").stat().st_mtime)
+    since = email.utils.formatdate(mtime, usegmt=True)
+    status, _, body = curl(server.url("/small.txt"), "-H", f"If-Modified-Since: {since}")
+    assert (status, body) == (304, b"")
+    older = email.utils.formatdate(mtime - 3600, usegmt=True)
+    status, _, body = curl(server.url("/small.txt"), "-H", f"If-Modified-Since: {older}")
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_single_range_gives_206(server: ServerProcess, docroot: Path, version: str) -> None:
+    big = (docroot / "big.bin").read_bytes()
+    status, headers, body = curl(server.url("/big.bin"), version, "-r", "1000-200999")
+    assert status == 206
+    assert headers[b"content-range"] == b"bytes 1000-200999/1048576"
+    assert body == big[1000:201000]
+    status, headers, body = curl(server.url("/big.bin"), version, "-r", "-100")
+    assert (status, body) == (206, big[-100:])
+    status, headers, body = curl(server.url("/small.txt"), version, "-r", "6-")
+    assert (status, body) == (206, b"from h10\n")
+
+
+def test_unsatisfiable_range_gives_416(server: ServerProcess) -> None:
+    status, headers, _ = curl(server.url("/small.txt"), "-r", "1000-2000")
+    assert status == 416
+    assert headers[b"content-range"] == b"bytes */15"
+
+
+def test_several_ranges_are_answered_whole(server: ServerProcess) -> None:
+    status, _, body = curl(server.url("/small.txt"), "-r", "0-1,3-4")
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+def test_other_methods_get_405(server: ServerProcess) -> None:
+    status, headers, _ = curl(server.url("/small.txt"), "-X", "DELETE")
+    assert status == 405
+    assert headers[b"allow"] == b"GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/../secret.txt",
+        b"/sub/../../secret.txt",
+        b"/%2e%2e/secret.txt",
+        b"/%2E%2E/%2e%2e/etc/passwd",
+        b"/sub/%2e%2e%2f%2e%2e%2fsecret.txt",
+        b"/escape.txt",
+        b"/escape_dir/secret.txt",
+    ],
+)
+def test_nothing_outside_the_root_is_served(server: ServerProcess, target: bytes) -> None:
+    response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 403 "), response[:80]
+    assert b"secret" not in response
+    assert b"root:" not in response
+
+
+def test_symlink_inside_the_root_is_followed(server: ServerProcess) -> None:
+    status, _, body = curl(server.url("/inside_link.txt"))
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+def test_nul_byte_in_path_is_refused(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /small.txt%00.html HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 400 ")
+
+
+def test_special_files_are_not_opened(server: ServerProcess) -> None:
+    # Opening a FIFO would block the loop until a writer came: it is not a file.
+    status, _, _ = curl(server.url("/fifo"))
+    assert status == 404
+
+
+def test_absolute_form_target_is_served(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"GET http://example.com/small.txt HTTP/1.1\r\nHost: example.com\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(DOCROOT_FILES["small.txt"])

@@ -1,0 +1,123 @@
+"""Timeouts on the loop's timer heap: header (absolute, 408), body (408), keep-alive
+idle (close), stalled writer (close). Short timeouts keep the tests fast; every test
+runs in both epoll trigger modes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server_helpers import ServerProcess, read_response, read_until_close, running_server, trigger
+
+__all__ = ["trigger"]  # fixture used by this module
+
+TIMEOUT = 0.5
+BIG = 32 * 1024 * 1024  # more than loopback socket buffers hold
+
+
+@pytest.fixture(scope="module")
+def server(trigger: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root: Path = tmp_path_factory.mktemp("timeouts")
+    (root / "big.bin").write_bytes(b"z" * BIG)
+    with running_server(
+        str(root),
+        "--header-timeout",
+        str(TIMEOUT),
+        "--body-timeout",
+        str(TIMEOUT),
+        "--keepalive-timeout",
+        str(TIMEOUT),
+        *trigger,
+    ) as proc:
+        yield proc
+
+
+def test_silent_client_gets_408_and_a_close(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        start = time.monotonic()
+        response = read_until_close(sock)
+        elapsed = time.monotonic() - start
+    assert response.startswith(b"HTTP/1.0 408 Request Timeout\r\n")
+    assert TIMEOUT * 0.8 <= elapsed < TIMEOUT + 1.5
+
+
+def test_slow_head_gets_408(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.0 408 ")
+
+
+def test_header_deadline_is_not_extended_by_each_byte(server: ServerProcess) -> None:
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"d" * 100
+    with server.connect() as sock:
+        sock.settimeout(0.05)
+        start = time.monotonic()
+        received = b""
+        for byte in head:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                received += sock.recv(4096)
+            except TimeoutError:
+                continue
+            if received:
+                break
+        elapsed = time.monotonic() - start
+        sock.settimeout(5)
+        received += read_until_close(sock)
+    assert received.startswith(b"HTTP/1.0 408 ")
+    # One byte every ~50 ms would take 6 s; the absolute deadline ends it near 0.5 s.
+    assert elapsed < TIMEOUT + 1.5
+
+
+def test_stalled_body_gets_408(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.0\r\nContent-Length: 10\r\n\r\nab")
+        start = time.monotonic()
+        response = read_until_close(sock)
+        elapsed = time.monotonic() - start
+    assert response.startswith(b"HTTP/1.0 408 ")
+    assert elapsed < TIMEOUT + 1.5
+
+
+def test_idle_keep_alive_connection_is_closed(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n")
+        buffered = bytearray()
+        status, _, body = read_response(sock, buffered)
+        assert (status, body) == (b"HTTP/1.1 206 Partial Content", b"z" * 10)
+        start = time.monotonic()
+        assert read_until_close(sock) == b""  # closed quietly, no 408
+        assert TIMEOUT * 0.8 <= time.monotonic() - start < TIMEOUT + 1.5
+
+
+def test_kept_alive_connection_in_use_is_not_closed(server: ServerProcess) -> None:
+    # Requests every 0.2 s for twice the keep-alive timeout: each one re-arms it.
+    with server.connect() as sock:
+        buffered = bytearray()
+        for _ in range(int(2 * TIMEOUT / 0.2) + 1):
+            sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n")
+            assert read_response(sock, buffered)[2] == b"z"
+            time.sleep(0.2)
+
+
+def test_client_that_stops_reading_is_dropped(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(TIMEOUT + 1.5)  # read nothing: the server's sendfile stalls
+        received = read_until_close(sock)
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert len(received) < BIG  # dropped before the end
+
+
+def test_server_still_serves_after_timeouts(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"GET /big.bin HTTP/1.0\r\nRange: bytes=0-2\r\n\r\n")
+        assert read_until_close(sock).endswith(b"\r\n\r\nzzz")
