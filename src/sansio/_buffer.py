@@ -20,28 +20,26 @@ from ._limits import Limits
 __all__ = ["ReceiveBuffer"]
 
 
-class ReceiveBuffer:
-    __slots__ = ("_first_lf", "_last_lf", "_searched", "bytes_scanned", "data")
+class ReceiveBuffer(bytearray):
+    """The bytes received and not yet consumed (a ``bytearray``), and where the
+    search for the end of the current head stands.
 
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self._searched = 0  # the terminator search of the current head resumes here
-        self._first_lf = -1  # end of the current head's start line, once seen
-        self._last_lf = -1  # start of the current head's unfinished line, minus one
-        self.bytes_scanned = 0
+    The search state lives in class-level defaults and is written only when it
+    changes: a new buffer costs no more than a ``bytearray``, and the plain-head fast
+    path, which finds its head in one search, writes nothing but the count.
+    """
 
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __bool__(self) -> bool:
-        return bool(self.data)
+    _searched = 0  # the terminator search of the current head resumes here
+    _first_lf = -1  # end of the current head's start line, once seen
+    _last_lf = -1  # start of the current head's unfinished line, minus one
+    bytes_scanned = 0
 
     def peek(self, size: int) -> bytes:
-        return bytes(self.data[:size])
+        return bytes(self[:size])
 
     def take(self, size: int) -> bytes:
         """Remove and return up to ``size`` bytes."""
-        data = self.data
+        data = self
         if size >= len(data):
             out = bytes(data)
             data.clear()
@@ -52,7 +50,7 @@ class ReceiveBuffer:
 
     def skip_newlines(self) -> None:
         """Drop CR and LF bytes at the front (empty lines before a request line)."""
-        data = self.data
+        data = self
         n = 0
         end = len(data)
         while n < end and data[n] in b"\r\n":
@@ -63,7 +61,7 @@ class ReceiveBuffer:
 
     def only_newlines(self) -> bool:
         """True if every buffered byte is CR or LF."""
-        return not self.data.translate(None, b"\r\n")
+        return not self.translate(None, b"\r\n")
 
     def take_plain_head(self, limits: Limits) -> list[bytes] | None:
         """Fast path: remove a plain head and return its lines; else ``None``, untouched.
@@ -72,7 +70,7 @@ class ReceiveBuffer:
         a field line's alphabet, starts with its start line and is within every size
         and count limit. Most heads are; anything else is left for ``take_head``.
         """
-        data = self.data
+        data = self
         start = self._searched
         if start:
             start -= 1  # take_head keeps two bytes of overlap; CRLF CRLF needs three
@@ -89,8 +87,9 @@ class ReceiveBuffer:
         ):
             return None
         del data[: end + 4]
-        self._searched = 0
-        self._first_lf = self._last_lf = -1
+        if start:
+            self._searched = 0
+            self._first_lf = self._last_lf = -1
         return lines
 
     def take_head(
@@ -105,7 +104,7 @@ class ReceiveBuffer:
         ending. Returns ``None`` if the head is incomplete; raises if what has arrived
         already breaks a limit (``start_line_status`` for the start line, 431 else).
         """
-        data = self.data
+        data = self
         if skip_empty_lines and data and (data[0] == 0x0D or data[0] == 0x0A):
             self.skip_newlines()
         start = self._searched
@@ -129,7 +128,7 @@ class ReceiveBuffer:
         return head
 
     def _check_partial_head(self, limits: Limits, start_line_status: int) -> None:
-        data = self.data
+        data = self
         size = len(data)
         start = self._searched
         if self._first_lf < 0:
@@ -161,7 +160,7 @@ class ReceiveBuffer:
         Bare LF is refused here: chunked framing needs CRLF (RFC 9112 §7.1, and its
         Errata 7633), since parsers that disagree on line ends disagree on framing.
         """
-        data = self.data
+        data = self
         start = self._searched
         lf = data.find(b"\n", start, max_size + 2)
         self.bytes_scanned += (min(len(data), max_size + 2) if lf < 0 else lf) - start

@@ -57,21 +57,15 @@ class Connection:
     your events into bytes with ``send``. It does no I/O of its own.
     """
 
-    __slots__ = (
-        "_buffer",
-        "_cstate",
-        "_data",
-        "_eof",
-        "_error",
-        "_expect_continue",
-        "_limits",
-        "_reader",
-        "_request_method",
-        "_writer",
-        "our_role",
-        "their_http_version",
-        "their_role",
-    )
+    # No __slots__: what most connections never change is a class-level default, so
+    # a new connection (one per request in HTTP/1.0) sets four attributes, not twelve.
+    their_http_version: bytes | None = None
+    _reader: BodyReader = NO_BODY
+    _writer: BodyWriter | None = None
+    _request_method: bytes | None = None
+    _expect_continue = False
+    _eof = False
+    _error: RemoteProtocolError | None = None
 
     def __init__(self, role: Role, *, limits: Limits = _DEFAULT_LIMITS) -> None:
         if role is not CLIENT and role is not SERVER:
@@ -80,17 +74,9 @@ class Connection:
             raise TypeError(f"limits must be a sansio.Limits, not {type(limits).__name__}")
         self.our_role = role
         self.their_role = SERVER if role is CLIENT else CLIENT
-        self.their_http_version: bytes | None = None
         self._limits = limits
         self._buffer = ReceiveBuffer()
-        self._data = self._buffer.data  # the same bytearray: receive_data appends here
         self._cstate = ConnectionState()
-        self._reader: BodyReader = NO_BODY
-        self._writer: BodyWriter | None = None
-        self._request_method: bytes | None = None
-        self._expect_continue = False
-        self._eof = False
-        self._error: RemoteProtocolError | None = None
 
     def __repr__(self) -> str:
         return (
@@ -126,7 +112,7 @@ class Connection:
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """Bytes received but not yet parsed, and whether the peer has closed."""
-        return self._buffer.peek(len(self._buffer)), self._eof
+        return bytes(self._buffer), self._eof
 
     # -- receiving ------------------------------------------------------------------
 
@@ -137,7 +123,7 @@ class Connection:
         elif self._eof:
             raise RuntimeError("received data after the peer closed the connection")
         else:
-            self._data += data
+            self._buffer += data
 
     def next_event(self) -> Event | Sentinel:
         """The next event from the peer, ``NEED_DATA`` or ``PAUSED``; or raise.
@@ -215,7 +201,8 @@ class Connection:
                 lines = split_head(head, limits, 414)
             request, reader, keep_alive, expect = parse_request_lines(lines, limits)
             if not keep_alive:
-                self._cstate.disable_keep_alive()
+                # Both sides were IDLE: no side is DONE, so this is all it takes.
+                self._cstate.keep_alive = False
             self.their_http_version = request.http_version
             self._request_method = request.method
             self._expect_continue = expect
