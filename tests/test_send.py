@@ -231,3 +231,32 @@ def test_repr_and_trailing_data() -> None:
     with pytest.raises(RuntimeError, match="after the peer closed"):
         conn.receive_data(b"")
         conn.receive_data(b"more")
+
+
+def test_repeated_response_heads_are_identical_whatever_was_sent_before() -> None:
+    # The writer keeps checked heads keyed by their headers tuple; what differs per
+    # request (status, version, keep-alive, HEAD) must still come out right.
+    headers = ((b"Content-Type", b"text/plain"), (b"Content-Length", b"2"))
+    first = server_after(GET11)
+    assert first.send(Response(200, headers)) == (
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+        b"Connection: keep-alive\r\n\r\n"
+    )
+    again = server_after(GET10)
+    assert again.send(Response(404, headers)) == (
+        b"HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    with pytest.raises(sansio.LocalProtocolError, match="longer than Content-Length"):
+        again.send(Data(b"abc"))
+    head = server_after(HEAD11)
+    head.send(Response(200, headers))
+    with pytest.raises(sansio.LocalProtocolError, match="no body"):
+        head.send(Data(b"ok"))
+    v11 = server_after(GET11)
+    assert v11.send(Response(200, headers, b"1.1")).startswith(b"HTTP/1.1 200 OK\r\n")
+    closing = ((b"Content-Length", b"0"), (b"Connection", b"close"))
+    for _ in range(2):
+        conn = server_after(GET11)
+        assert conn.send(Response(200, closing)).endswith(b"Connection: close\r\n\r\n")
+        assert not conn.keep_alive

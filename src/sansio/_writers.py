@@ -34,6 +34,13 @@ _STATUS_LINES = {
     for code, reason in _REASONS.items()
 }
 _TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
+
+# Checked and serialised Content-Length response heads, keyed by their (immutable,
+# hashable) headers tuple: a server that sends the same headers again skips the
+# validation. Only heads without Connection or Transfer-Encoding fields, whose bytes do
+# not depend on the request, are kept; the cache is cleared when it fills.
+_CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
+_CHECKED_HEADS_MAX = 256
 _VALUE_CHARS_AND_LF = FIELD_VCHARS + b"\n"
 
 
@@ -210,8 +217,23 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
+    connection = b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n"
+    if request_method != b"HEAD" and status != 204 and status != 304:
+        try:
+            cached = _CHECKED_HEADS.get(headers)
+        except TypeError:  # unhashable headers: not a tuple of pairs of bytes
+            cached = None
+        if cached is not None:
+            fields, length = cached
+            return (
+                _status_line(version, status, event.reason) + fields + connection,
+                LengthWriter(length),
+                keep_alive,
+            )
+    given = headers
     headers = tuple(headers)
     names = _lower_names(headers)
+    cacheable = type(given) is tuple and b"connection" not in names
     if b"connection" in names:
         if b"close" in _tokens(_values(headers, names, b"connection")):
             keep_alive = False
@@ -244,6 +266,16 @@ def write_response(
             writer = LengthWriter(0, what)
         else:
             writer = LengthWriter(length)
+            if cacheable:
+                fields = write_fields(headers)
+                if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
+                    _CHECKED_HEADS.clear()
+                _CHECKED_HEADS[given] = (fields, length)
+                return (
+                    _status_line(version, status, event.reason) + fields + connection,
+                    writer,
+                    keep_alive,
+                )
     elif no_body:
         what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
         writer = LengthWriter(0, what)
@@ -253,9 +285,8 @@ def write_response(
     else:
         writer, keep_alive = CloseDelimitedWriter(), False
     fields = write_fields(headers)
-    status_line = _status_line(version, status, event.reason)
     connection = b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n"
-    return status_line + fields + connection, writer, keep_alive
+    return _status_line(version, status, event.reason) + fields + connection, writer, keep_alive
 
 
 def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
