@@ -47,6 +47,7 @@ from ._writers import BodyWriter, write_informational, write_request, write_resp
 __all__ = ["Connection"]
 
 _CLOSED = ConnectionClosed()
+_END = EndOfMessage()
 _DEFAULT_LIMITS = Limits()
 
 
@@ -136,7 +137,8 @@ class Connection:
         state = states[role]
         try:
             if state is SEND_BODY:
-                event: Event | None = self._reader(self._buffer)
+                reader = self._reader
+                event: Event | None = _END if reader is NO_BODY else reader(self._buffer)
                 if event is None:
                     if not self._eof:
                         return NEED_DATA
@@ -242,7 +244,7 @@ class Connection:
         event_type = type(event)
         role = self.our_role
         cstate = self._cstate
-        cstate.check_event(role, event_type)
+        new = cstate.check_event(role, event_type)
         keep_alive = True
         writer = self._writer
         if type(event) is Data:
@@ -266,7 +268,7 @@ class Connection:
         else:  # ConnectionClosed: the table admitted nothing else
             out = b""
             keep_alive = False
-        cstate.process_event(role, event_type)
+        cstate.process_event(role, event_type, new)
         if not keep_alive:
             cstate.disable_keep_alive()
         return out

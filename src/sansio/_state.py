@@ -131,23 +131,28 @@ class ConnectionState:
         self.states: dict[Role, State] = {CLIENT: IDLE, SERVER: IDLE}
         self.keep_alive = True
 
-    def process_event(self, role: Role, event_type: EventType) -> None:
-        """Move ``role`` (the sender) and, for a request, the server."""
+    def process_event(self, role: Role, event_type: EventType, new: State | None = None) -> None:
+        """Move ``role`` (the sender) to ``new`` (from ``check_event``, or looked up) and,
+        for a request, the server."""
         states = self.states
-        # Callers have checked the move (check_event) or produced the event themselves.
-        new = TRANSITIONS[role, states[role], event_type]
+        if new is None:
+            # The parser produced the event itself, so the move is in the table.
+            new = TRANSITIONS[role, states[role], event_type]
         if new is DONE and not self.keep_alive:
             new = MUST_CLOSE
         states[role] = new
         if event_type is Request:
             states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
 
-    def check_event(self, role: Role, event_type: EventType) -> None:
-        """Raise ``LocalProtocolError`` if ``role`` may not send ``event_type`` now."""
-        if (role, self.states[role], event_type) not in TRANSITIONS:
+    def check_event(self, role: Role, event_type: EventType) -> State:
+        """The state ``role`` moves to by sending ``event_type``; raise
+        ``LocalProtocolError`` if it may not send it now."""
+        new = TRANSITIONS.get((role, self.states[role], event_type))
+        if new is None:
             raise LocalProtocolError(
                 f"can't send {event_type.__name__} in state {self.states[role]!r}"
             )
+        return new
 
     def process_error(self, role: Role) -> None:
         """``role`` broke the protocol: it is in ERROR for good, and nothing is reused.
