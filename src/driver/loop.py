@@ -29,6 +29,7 @@ import socket
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import sansio
 
@@ -98,6 +99,7 @@ class Server:
         self._accepting = False
         self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
         self._wake_r, self._wake_w = socket.socketpair()
+        self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
 
     # -- the transports' side ----------------------------------------------------
@@ -119,8 +121,9 @@ class Server:
         heapq.heappush(self.heap, (transport.deadline, self._serial, transport))
 
     def modify(self, transport: Transport) -> None:
-        with contextlib.suppress(OSError):
-            self.epoll.modify(transport.fd, transport.mask | self.flags)
+        if transport.registered:
+            with contextlib.suppress(OSError):
+                self.epoll.modify(transport.fd, transport.mask | self.flags)
 
     def forget(self, transport: Transport) -> None:
         """Called by a transport as it closes."""
@@ -146,11 +149,14 @@ class Server:
             self._accepting = False
 
     def _on_listener(self, mask: int) -> None:
-        accept = self.listener.accept
+        # socket.accept() converts family and type to enums on every call; the raw
+        # _accept() plus a socket built from the listener's (cached) ints does not.
+        accept: Callable[[], tuple[int, Any]] = self.listener._accept  # type: ignore[attr-defined]
+        make_socket = socket.socket
+        family, kind, proto = self._listener_ids
         transports = self.transports
         handlers = self.handlers
         register = self.epoll.register
-        flags = select.EPOLLIN | self.flags
         cap = self.config.max_connections
         nodelay = self.config.nodelay
         while True:
@@ -158,7 +164,7 @@ class Server:
                 self._stop_accepting()
                 return
             try:
-                sock, address = accept()
+                fd, address = accept()
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -168,6 +174,7 @@ class Server:
                     self._stop_accepting()
                     return
                 continue  # ECONNABORTED and friends: the client gave up; go on.
+            sock = make_socket(family, kind, proto, fd)
             sock.setblocking(False)
             if nodelay:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -175,8 +182,15 @@ class Server:
             fd = transport.fd
             transports[fd] = transport
             handlers[fd] = transport.on_event
+            # Read before registering: a client that connects and sends at once (ab,
+            # most HTTP/1.0 clients) is often answered and closed right here, and
+            # then costs no epoll_ctl and no trip through epoll_wait.
+            transport.on_readable()
+            if transport.closed:
+                continue
             self.schedule(transport)
-            register(fd, flags)
+            register(fd, transport.mask | self.flags)
+            transport.registered = True
 
     # -- signals and shutdown ----------------------------------------------------------
 

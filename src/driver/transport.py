@@ -140,6 +140,7 @@ class Transport:
         "pending",
         "phase",
         "queue",
+        "registered",
         "request",
         "server",
         "sock",
@@ -164,6 +165,7 @@ class Transport:
         self.deadline = server.now + server.config.header_timeout
         self.timer_at = float("inf")
         self.mask = EPOLLIN
+        self.registered = False
         self.cycle_pending = False
         self.want_close = False
         self.eof = False
