@@ -207,8 +207,10 @@ class Connection:
                 self._cstate.keep_alive = False
             self.their_http_version = request.http_version
             self._request_method = request.method
-            self._expect_continue = expect
-            self._reader = reader
+            if expect:
+                self._expect_continue = True
+            if reader is not NO_BODY:  # NO_BODY is already the reader between messages
+                self._reader = reader
             self._cstate.process_event(CLIENT, Request)
             return request
         if self._cstate.states[SERVER] is IDLE:

@@ -70,7 +70,7 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
         raise _length_required(method)
     else:
         reader = NO_BODY
-    keep_alive = _keep_alive(headers, names, http11)
+    keep_alive = _keep_alive(headers, names, http11) if b"\nconnection\n" in names else http11
     expect = http11 and b"\nexpect\n" in names and _expects_continue(headers, names)
     return request, reader, keep_alive, expect
 

@@ -96,27 +96,23 @@ def parse_fields(lines: list[bytes], start: int, obs_fold: bool) -> tuple[Header
     if not lines:
         return (), b"\n"
     if len(lines) <= _FEW:
-        return _parse_few_fields(lines, obs_fold)
+        # Below _FEW lines a plain loop beats the fixed cost of the zip/map pipeline.
+        fields = []
+        lowered = []
+        for line in lines:
+            name, colon, value = line.partition(b":")
+            if not colon or not name or name.translate(None, TOKEN_CHARS):
+                return _parse_fields_slow(lines, obs_fold)
+            name = name.lower()
+            lowered.append(name)
+            fields.append((name, value.strip()))
+        return tuple(fields), b"\n%b\n" % b"\n".join(lowered)
     names, colons, values = zip(*map(bytes.partition, lines, repeat(_COLON)))
     joined = b"\n".join(names)
     if joined.translate(None, _TOKEN_CHARS_AND_LF) or b"" in names or b"" in colons:
         return _parse_fields_slow(lines, obs_fold)
     joined = joined.lower()
     return tuple(zip(joined.split(b"\n"), map(bytes.strip, values))), b"\n%b\n" % joined
-
-
-def _parse_few_fields(lines: list[bytes], obs_fold: bool) -> tuple[Headers, bytes]:
-    # Below _FEW lines a plain loop beats the fixed cost of the zip/map pipeline.
-    fields = []
-    names = []
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name.translate(None, TOKEN_CHARS):
-            return _parse_fields_slow(lines, obs_fold)
-        name = name.lower()
-        names.append(name)
-        fields.append((name, value.strip()))
-    return tuple(fields), b"\n%b\n" % b"\n".join(names)
 
 
 def _parse_fields_slow(lines: list[bytes], obs_fold: bool) -> tuple[Headers, bytes]:
