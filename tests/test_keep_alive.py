@@ -191,8 +191,10 @@ def test_receiving_body_data_ends_the_wait_for_100_continue() -> None:
     conn = sansio.Connection(sansio.SERVER)
     feed(
         conn,
-        [b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok"],
+        [b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"],
     )
+    assert conn.they_are_waiting_for_100_continue
+    assert feed(conn, [b"ok"]) == [Data(b"ok")]
     assert not conn.they_are_waiting_for_100_continue
 
 

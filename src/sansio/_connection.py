@@ -143,8 +143,9 @@ class Connection:
                     if not self._eof:
                         return NEED_DATA
                     event = self._reader.eof()
+                if self._expect_continue:
+                    self._expect_continue = False  # the body has started: no 100 needed
                 if type(event) is EndOfMessage:
-                    self._expect_continue = False
                     self._cstate.process_event(role, EndOfMessage)
                 return event
             if state is IDLE or (state is SEND_RESPONSE and role is SERVER):
