@@ -268,6 +268,7 @@ class Transport:
         """Handle every event the core can give now; answer each complete request."""
         conn = self.conn
         next_event = conn.next_event
+        checked = False
         while True:
             try:
                 event = next_event()
@@ -290,6 +291,14 @@ class Transport:
                     return
                 conn.start_next_cycle()
                 self.phase = IDLE
+                if not checked:
+                    # Usually the client sent one request and waits: asking the core
+                    # for its (empty) buffer is far cheaper than a next_event() that
+                    # searches it. Once per batch, so pipelined input is copied once.
+                    rest, eof = conn.trailing_data
+                    if not rest and not eof:
+                        return
+                    checked = True
             elif cls is Request:
                 self.request = event  # type: ignore[assignment]
                 self.phase = BODY
