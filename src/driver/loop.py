@@ -175,7 +175,6 @@ class Server:
                     return
                 continue  # ECONNABORTED and friends: the client gave up; go on.
             sock = make_socket(family, kind, proto, fd)
-            sock.setblocking(False)
             if nodelay:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport = Transport(self, sock, address[:2])
