@@ -43,6 +43,7 @@ __all__ = ["Server", "make_listener"]
 log = logging.getLogger("driver")
 
 _EPOLLET = select.EPOLLET
+_NEVER = float("inf")
 _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -187,7 +188,8 @@ class Server:
             transport.on_readable()
             if transport.closed:
                 continue
-            self.schedule(transport)
+            if transport.timer_at == _NEVER:
+                self.schedule(transport)
             register(fd, transport.mask | self.flags)
             transport.registered = True
 

@@ -265,7 +265,7 @@ class Transport:
         self.conn.receive_data(b"")
         self._set_reading(False)
         self._process()
-        if self.pending:
+        if self.pending or self.queue:
             self._flush()
         if not self.closed and not self.queue and not self.cycle_pending:
             self.close()
