@@ -216,3 +216,26 @@ def test_port_in_use_is_a_clean_error(big_root: Path) -> None:
         )
     assert result.returncode == 1
     assert "Address already in use" in result.stderr
+
+
+def test_server_runs_in_a_thread_and_stops_from_another() -> None:
+    import threading
+
+    import driver
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        return driver.Reply(200, (), b"threaded " + request.target)
+
+    config = driver.Config(host="127.0.0.1", port=0, access_log=False)
+    server = driver.Server(app, config, driver.make_listener(config))
+    port = server.listener.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /t HTTP/1.0\r\n\r\n")
+            assert read_until_close(sock).endswith(b"\r\n\r\nthreaded /t")
+    finally:
+        server.stop_threadsafe()
+        thread.join(10)
+    assert not thread.is_alive()
