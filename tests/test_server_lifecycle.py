@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -219,8 +220,6 @@ def test_port_in_use_is_a_clean_error(big_root: Path) -> None:
 
 
 def test_server_runs_in_a_thread_and_stops_from_another() -> None:
-    import threading
-
     import driver
 
     def app(request: driver.HTTPRequest) -> driver.Reply:
@@ -239,3 +238,40 @@ def test_server_runs_in_a_thread_and_stops_from_another() -> None:
         server.stop_threadsafe()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_file_of_a_failed_response_is_closed(tmp_path: Path) -> None:
+    import os
+
+    import driver
+
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789")
+    opened: list[int] = []
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        fd = os.open(path, os.O_RDONLY)
+        opened.append(fd)
+        # A Content-Length that disagrees with the file: the server must answer 500
+        # and still close the descriptor it was handed.
+        return driver.Reply(200, ((b"content-length", b"3"),), driver.FileBody(fd, 0, 10))
+
+    config = driver.Config(host="127.0.0.1", port=0, access_log=False)
+    server = driver.Server(app, config, driver.make_listener(config))
+    port = server.listener.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        for method in (b"GET", b"HEAD"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(method + b" / HTTP/1.0\r\n\r\n")
+                response = read_until_close(sock)
+            expected = b"HTTP/1.0 500 " if method == b"GET" else b"HTTP/1.0 200 "
+            assert response.startswith(expected), response
+    finally:
+        server.stop_threadsafe()
+        thread.join(10)
+    assert len(opened) == 2
+    for fd in opened:
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed by the server

@@ -359,26 +359,31 @@ class Transport:
 
     def _write_reply(self, request: Request, prepared: Prepared) -> None:
         head_only = request.method == b"HEAD" or prepared.no_body
-        if prepared.mismatch and not head_only:
-            # Caught before the head is written, so that a 500 can still go out.
-            raise LocalProtocolError(
-                f"Content-Length says {prepared.length} bytes, the body has another length"
-            )
-        send = self.conn.send
-        out = send(prepared.response)
         file = prepared.file
-        sent = 0
-        if head_only:
+        try:
+            if prepared.mismatch and not head_only:
+                # Caught before the head is written, so that a 500 can still go out.
+                raise LocalProtocolError(
+                    f"Content-Length says {prepared.length} bytes, the body has another length"
+                )
+            send = self.conn.send
+            out = send(prepared.response)
+            sent = 0
+            if head_only:
+                if file is not None:
+                    os.close(file.fd)
+                    file = None
+            elif file is not None:
+                self._account(file.count)
+                sent = file.count
+            elif prepared.data is not None:
+                out += send(prepared.data)
+                sent = prepared.length
+            out += send(_EOM)
+        except BaseException:
             if file is not None:
-                os.close(file.fd)
-                file = None
-        elif file is not None:
-            self._account(file.count)
-            sent = file.count
-        elif prepared.data is not None:
-            out += send(prepared.data)
-            sent = prepared.length
-        out += send(_EOM)
+                os.close(file.fd)  # never queued: nobody else will close it
+            raise
         self.pending.append(out)
         if file is None:
             self.out_size += len(out)
