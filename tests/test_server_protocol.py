@@ -7,6 +7,7 @@ Every test runs in both epoll trigger modes.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -240,3 +241,23 @@ def test_many_concurrent_connections_are_all_served(server: ServerProcess) -> No
     finally:
         for sock in socks:
             sock.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_half_closed_client_that_does_not_read_costs_no_cpu(server: ServerProcess) -> None:
+    # EOF with a 1 MiB response still queued: the server must wait for EPOLLOUT, not
+    # spin on a socket that stays readable (level) or re-read it forever (edge).
+    with server.connect(timeout=10) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.2)
+        before = _cpu_seconds(server.proc.pid)
+        time.sleep(1.0)
+        spent = _cpu_seconds(server.proc.pid) - before
+        response = read_until_close(sock)
+    assert spent < 0.2, f"server used {spent:.2f} s of CPU while waiting"
+    assert response.endswith(b"x" * 1000) and b"content-length: 1048576" in response.lower()
