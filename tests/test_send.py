@@ -260,3 +260,32 @@ def test_repeated_response_heads_are_identical_whatever_was_sent_before() -> Non
         conn = server_after(GET11)
         assert conn.send(Response(200, closing)).endswith(b"Connection: close\r\n\r\n")
         assert not conn.keep_alive
+
+
+def test_send_body_framing_counts_bytes_sent_out_of_band() -> None:
+    conn = server_after(GET10)
+    conn.send(Response(200, ((b"Content-Length", b"10"),)))
+    assert conn.send_body_framing(6) == (b"", b"")
+    with pytest.raises(sansio.LocalProtocolError, match="longer than Content-Length"):
+        conn.send_body_framing(5)
+    assert conn.send_body_framing(4) == (b"", b"")
+    assert conn.send(EndOfMessage()) == b""
+
+    chunked = server_after(GET11)
+    chunked.send(Response(200, http_version=b"1.1"))
+    assert chunked.send_body_framing(300) == (b"12c\r\n", b"\r\n")
+    assert chunked.send_body_framing(0) == (b"", b"")
+
+    closing = server_after(GET10)
+    closing.send(Response(200))
+    assert closing.send_body_framing(1 << 40) == (b"", b"")
+
+    head = server_after(HEAD11)
+    head.send(Response(200, ((b"Content-Length", b"10"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="no body"):
+        head.send_body_framing(10)
+    with pytest.raises(sansio.LocalProtocolError, match="non-negative int"):
+        head.send_body_framing(-1)
+    idle = sansio.Connection(sansio.SERVER)
+    with pytest.raises(sansio.LocalProtocolError, match="can't send Data"):
+        idle.send_body_framing(1)

@@ -60,7 +60,6 @@ _SENDFILE_CHUNK: Final = 1 << 20
 # and send says MSG_DONTWAIT instead. sendfile takes no flags, so a socket that sends
 # a file is switched to non-blocking first.
 _DONTWAIT: Final = socket.MSG_DONTWAIT
-_ZEROS: Final = bytes(1 << 16)
 _EOM: Final = EndOfMessage()
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
@@ -398,15 +397,10 @@ class Transport:
             self.server.access_log.log(self.client[0], request, prepared.status, sent)
 
     def _account(self, count: int) -> None:
-        """Tell the core about a body that ``sendfile`` will carry: the core frames it
-        by Content-Length, so it passes the bytes through and only counts them."""
-        send = self.conn.send
-        while count > 0:
-            n = min(count, len(_ZEROS))
-            chunk = _ZEROS if n == len(_ZEROS) else bytes(n)
-            if len(send(Data(chunk))) != n:
-                raise LocalProtocolError("a sendfile body must not be re-framed")
-            count -= n
+        """Tell the core about a body that ``sendfile`` will carry. Static replies carry
+        Content-Length, so the core adds no framing around it: it only counts."""
+        if self.conn.send_body_framing(count) != (b"", b""):
+            raise LocalProtocolError("a sendfile body must be framed by Content-Length")
 
     def on_timeout(self) -> None:
         """The deadline of the current phase has passed."""

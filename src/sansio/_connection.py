@@ -194,6 +194,8 @@ class Connection:
 
     def _read_head(self) -> Event | Sentinel:
         buffer = self._buffer
+        if not buffer and not self._eof:
+            return NEED_DATA  # the common wait between requests, answered cheaply
         if self.our_role is SERVER:
             limits = self._limits
             lines = buffer.take_plain_head(limits)
@@ -275,6 +277,22 @@ class Connection:
         if not keep_alive:
             cstate.disable_keep_alive()
         return out
+
+    def send_body_framing(self, size: int) -> tuple[bytes, bytes]:
+        """Account for ``size`` body bytes that you send yourself (``os.sendfile``, a
+        ``memoryview`` of a mapped file ...) and return the bytes to send just before
+        and just after them: nothing for a Content-Length or close-delimited body, the
+        chunk-size line and CRLF for a chunked one. It is ``send(Data(...))`` without
+        the copy, with the same checks (a body longer than its Content-Length, a body
+        after HEAD ...) and the same state move.
+        """
+        if type(size) is not int or size < 0:
+            raise LocalProtocolError(f"a body size is a non-negative int, not {size!r}")
+        new = self._cstate.check_event(self.our_role, Data)
+        assert self._writer is not None
+        framing = self._writer.frame(size)
+        self._cstate.process_event(self.our_role, Data, new)
+        return framing
 
     def start_next_cycle(self) -> None:
         """Reset both sides to IDLE for the next request on a kept-alive connection."""

@@ -48,6 +48,9 @@ class BodyWriter(Protocol):
     def data(self, data: bytes) -> bytes:
         """The wire bytes for a piece of body, or raise if the framing forbids it."""
 
+    def frame(self, size: int) -> tuple[bytes, bytes]:
+        """What goes before and after ``size`` body bytes the caller sends itself."""
+
     def end(self, trailers: Headers) -> bytes:
         """The wire bytes that end the body, or raise if it is incomplete."""
 
@@ -62,7 +65,10 @@ class LengthWriter:
         self.why = why
 
     def data(self, data: bytes) -> bytes:
-        size = len(data)
+        self._count(len(data))
+        return data
+
+    def _count(self, size: int) -> None:
         if size > self.remaining:
             if self.why != "Content-Length":
                 raise LocalProtocolError(f"{self.why} has no body; got {size} bytes")
@@ -70,7 +76,10 @@ class LengthWriter:
                 f"body longer than Content-Length: {size - self.remaining} bytes too many"
             )
         self.remaining -= size
-        return data
+
+    def frame(self, size: int) -> tuple[bytes, bytes]:
+        self._count(size)
+        return b"", b""
 
     def end(self, trailers: Headers) -> bytes:
         if trailers:
@@ -90,6 +99,11 @@ class ChunkedWriter:
             return b""
         return b"%x\r\n%b\r\n" % (len(data), data)
 
+    def frame(self, size: int) -> tuple[bytes, bytes]:
+        if not size:
+            return b"", b""
+        return b"%x\r\n" % size, b"\r\n"
+
     def end(self, trailers: Headers) -> bytes:
         if not trailers:
             return b"0\r\n\r\n"
@@ -101,6 +115,9 @@ class CloseDelimitedWriter:
 
     def data(self, data: bytes) -> bytes:
         return data
+
+    def frame(self, size: int) -> tuple[bytes, bytes]:
+        return b"", b""
 
     def end(self, trailers: Headers) -> bytes:
         if trailers:
