@@ -173,6 +173,15 @@ def test_unsolicited_response_is_an_error() -> None:
         conn.next_event()
 
 
+@pytest.mark.parametrize("received", [b"", b"\r\n", b"HTTP/1.1 100 Continue\r\n\r\n"])
+def test_server_closing_without_a_response_is_an_error(received: bytes) -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    conn.send(Request(b"GET", b"/", ((b"host", b"x"),), b"1.1"))
+    conn.send(EndOfMessage())
+    with pytest.raises(sansio.RemoteProtocolError, match="before sending a response"):
+        feed(conn, [received, b""] if received else [b""])
+
+
 def test_client_sees_connection_closed_when_idle() -> None:
     conn = sansio.Connection(sansio.CLIENT)
     conn.receive_data(b"")

@@ -52,11 +52,46 @@ def test_empty_lines_before_the_request_line_are_ignored(line: bytes) -> None:
 
 
 def test_bare_lf_line_endings_are_tolerated_in_the_head() -> None:
-    events = server_events(b"GET / HTTP/1.1\nHost: x\nX: y\r\n\n")
+    events = server_events(b"GET / HTTP/1.1\nHost: x\nX: y\n\n")
     assert events == [
         Request(b"GET", b"/", ((b"host", b"x"), (b"x", b"y")), b"1.1"),
         EndOfMessage(),
     ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\r\nhello",
+        b"GET / HTTP/1.1\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+    ],
+)
+def test_a_head_mixing_crlf_and_bare_lf_is_rejected(data: bytes) -> None:
+    # A CRLF-only parser reads "Host: x\nContent-Length: 5" as one field: two parsers
+    # would disagree on the framing, so neither reading is safe.
+    exc = server_error(data)
+    assert exc.status_hint == 400
+    assert "mixes CRLF and bare LF" in str(exc)
+
+
+def test_a_bare_cr_is_never_a_line_end_even_beside_bare_lfs() -> None:
+    exc = server_error(b"GET / HTTP/1.0\r\nX: a\rb\nY: c\r\n\r\n")
+    assert "bare CR" in str(exc)
+    exc = server_error(b"GET / HTTP/1.0\nX: a\rb\nY: c\n\n")
+    assert "bare CR" in str(exc)
+
+
+def test_a_lone_cr_before_the_request_line_is_not_an_empty_line() -> None:
+    exc = server_error(b"\rGET / HTTP/1.0\r\n\r\n")
+    assert "bare CR" in str(exc)
+
+
+@pytest.mark.parametrize("version", [b"1.0", b"1.1"])
+def test_two_host_headers_are_rejected_in_any_version(version: bytes) -> None:
+    exc = server_error(b"GET / HTTP/" + version + b"\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert "2 Host headers" in str(exc)
 
 
 @pytest.mark.parametrize(

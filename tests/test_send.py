@@ -202,6 +202,16 @@ def test_bad_requests_are_refused(request_event: Request, message: str) -> None:
         sansio.Connection(sansio.CLIENT).send(request_event)
 
 
+@pytest.mark.parametrize("data", ["text", None, 5, [b"a"]])
+def test_data_must_be_bytes(data: object) -> None:
+    conn = server_after(GET11)
+    conn.send(Response(200, http_version=b"1.1"))
+    with pytest.raises(sansio.LocalProtocolError, match="Data needs bytes"):
+        conn.send(Data(data))  # type: ignore[arg-type]
+    assert conn.send(Data(bytearray(b"ok"))) == b"2\r\nok\r\n"
+    assert conn.send(Data(memoryview(b"ok"))) == b"2\r\nok\r\n"
+
+
 def test_request_body_needs_framing() -> None:
     conn = sansio.Connection(sansio.CLIENT)
     conn.send(Request(b"POST", b"/"))

@@ -49,12 +49,18 @@ class ReceiveBuffer(bytearray):
         return out
 
     def skip_newlines(self) -> None:
-        """Drop CR and LF bytes at the front (empty lines before a request line)."""
+        """Drop empty lines (CRLF or LF) at the front; a lone CR stays, to be refused
+        or completed by the LF that follows it."""
         data = self
         n = 0
         end = len(data)
-        while n < end and data[n] in b"\r\n":
-            n += 1
+        while n < end:
+            if data[n] == 0x0A:
+                n += 1
+            elif data[n] == 0x0D and n + 1 < end and data[n + 1] == 0x0A:
+                n += 2
+            else:
+                break
         if n:
             del data[:n]
             self._searched = 0
@@ -95,13 +101,12 @@ class ReceiveBuffer(bytearray):
     def take_head(
         self, limits: Limits, start_line_status: int, skip_empty_lines: bool = False
     ) -> bytes | None:
-        """Remove a head ended by an empty line and return it without that line.
+        """Remove a head ended by an empty line and return it with that line.
 
         With ``skip_empty_lines``, CR and LF bytes before the head are dropped first
         (RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request).
 
-        The returned bytes end where the last header line ends, before its line
-        ending. Returns ``None`` if the head is incomplete; raises if what has arrived
+        Returns ``None`` if the head is incomplete; raises if what has arrived
         already breaks a limit (``start_line_status`` for the start line, 431 else).
         """
         data = self
@@ -121,7 +126,7 @@ class ReceiveBuffer(bytearray):
             self._check_partial_head(limits, start_line_status)
             self._searched = max(start, len(data) - 2)
             return None
-        head = bytes(data[: end - 1] if end and data[end - 1] == 0x0D else data[:end])
+        head = bytes(data[:consumed])
         del data[:consumed]
         self._searched = 0
         self._first_lf = self._last_lf = -1

@@ -37,6 +37,7 @@ from ._state import (
     SEND_BODY,
     SEND_RESPONSE,
     SERVER,
+    TRANSITIONS,
     ConnectionState,
     Role,
     Sentinel,
@@ -188,7 +189,11 @@ class Connection:
                 return
 
     def _closed(self) -> ConnectionClosed:
-        self._cstate.process_event(self.their_role, ConnectionClosed)
+        role = self.their_role
+        if (role, self._cstate.states[role], ConnectionClosed) not in TRANSITIONS:
+            # A server that closes after a request, without a response.
+            raise RemoteProtocolError("peer closed the connection before sending a response")
+        self._cstate.process_event(role, ConnectionClosed)
         self._cstate.disable_keep_alive()
         return _CLOSED
 
@@ -254,7 +259,10 @@ class Connection:
         writer = self._writer
         if type(event) is Data:
             assert writer is not None
-            out = writer.data(event.data)
+            data = event.data
+            if type(data) is not bytes and not isinstance(data, (bytearray, memoryview)):
+                raise LocalProtocolError(f"Data needs bytes, not {type(data).__name__}")
+            out = writer.data(data)
         elif type(event) is EndOfMessage:
             assert writer is not None
             out = writer.end(event.headers)

@@ -57,12 +57,12 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
         return Request(method, target, (), version), NO_BODY, False, False
     headers, names = parse_fields(lines, 1, obs_fold=False)
     http11 = version is _V11
-    if http11:
-        # Exactly one Host (RFC 9112 §3.2). The second search starts on the LF that
-        # ends the first match, so two adjacent "host" names are both found.
-        first = names.find(b"\nhost\n")
-        if first < 0 or names.find(b"\nhost\n", first + 5) >= 0:
-            raise _bad_host(headers)
+    # RFC 9112 §3.2: a 1.1 request needs exactly one Host, and no request may have two.
+    # The second search starts on the LF that ends the first match, so two adjacent
+    # "host" names are both found.
+    first = names.find(b"\nhost\n")
+    if (first < 0 and http11) or (first >= 0 and names.find(b"\nhost\n", first + 5) >= 0):
+        raise _bad_host(headers)
     request = Request(method, target, headers, version)
     if b"\ncontent-length\n" in names or b"\ntransfer-encoding\n" in names:
         reader = _request_body(headers, names, version, limits)
@@ -87,7 +87,7 @@ def _bad_host(headers: Headers) -> RemoteProtocolError:
     count = sum(1 for name, _ in headers if name == b"host")
     if not count:
         return RemoteProtocolError("HTTP/1.1 request without a Host header")
-    return RemoteProtocolError(f"HTTP/1.1 request with {count} Host headers")
+    return RemoteProtocolError(f"request with {count} Host headers")
 
 
 def _bad_request_line(line: bytes) -> RemoteProtocolError:

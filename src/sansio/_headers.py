@@ -30,18 +30,25 @@ _NEEDLES = {
 _FEW = 8  # measured: a loop is faster up to about this many header lines
 
 
-def split_head(head: bytes, limits: Limits, start_line_status: int) -> list[bytes]:
-    """Cut a head (without its final empty line) into lines; check bytes and sizes.
+def split_head(raw: bytes, limits: Limits, start_line_status: int) -> list[bytes]:
+    """Cut a head, with the empty line that ends it, into lines; check bytes and sizes.
 
-    Line ends may be CRLF or bare LF. Any other CR, and any control byte but HTAB,
-    is an error. The limits are checked in the order the receive buffer checks them
-    (start line, field lines, whole head), so the verdict does not depend on how the
-    bytes were segmented.
+    Every line ends in CRLF, or every line ends in a bare LF. Any other CR, and any
+    control byte but HTAB, is an error. The limits are checked in the order the receive
+    buffer checks them (start line, field lines, whole head), so the verdict does not
+    depend on how the bytes were segmented.
     """
-    lines = head.split(b"\r\n")
-    leftover = head.translate(None, FIELD_VCHARS)
-    if len(leftover) != 2 * len(lines) - 2:
-        lines = _split_unusual(head, leftover)
+    if raw[-4:] == b"\r\n\r\n":
+        head = raw[:-4]
+        lines = head.split(b"\r\n")
+        leftover = head.translate(None, FIELD_VCHARS)
+        if len(leftover) != 2 * len(lines) - 2:
+            lines = _split_unusual(head, leftover, crlf=True)
+    elif raw[-3:-2] != b"\r" and raw[-2:] == b"\n\n":
+        head = raw[:-2]
+        lines = _split_unusual(head, head.translate(None, FIELD_VCHARS), crlf=False)
+    else:
+        raise _mixed()
     if len(lines[0]) > limits.max_start_line_size:
         raise start_line_too_long(limits, start_line_status)
     if (
@@ -58,11 +65,22 @@ def split_head(head: bytes, limits: Limits, start_line_status: int) -> list[byte
     return lines
 
 
-def _split_unusual(head: bytes, leftover: bytes) -> list[bytes]:
-    # The leftover holds only CR and LF if the head is clean: then bare LFs are line
-    # ends (RFC 9112 §2.2 lets a recipient accept them), but a bare CR is not.
-    if not leftover.translate(None, b"\r\n") and b"\r" not in leftover.replace(b"\r\n", b""):
-        return head.replace(b"\r\n", b"\n").split(b"\n")
+def _mixed() -> RemoteProtocolError:
+    return RemoteProtocolError("the head mixes CRLF and bare LF line ends")
+
+
+def _split_unusual(head: bytes, leftover: bytes, crlf: bool) -> list[bytes]:
+    # The leftover holds only CR and LF if every other byte is allowed. Then a head
+    # whose lines all end in a bare LF is accepted (RFC 9112 §2.2 lets a recipient
+    # take LF as a line end). A head that mixes CRLF and bare LF is not: a parser that
+    # only ends lines at CRLF reads such a head differently ("X: a\nContent-Length:
+    # 5" is one field to it), which is how requests are smuggled. A bare CR is never
+    # a line end (RFC 9112 §2.2).
+    if not leftover.translate(None, b"\r\n"):
+        if not crlf and b"\r" not in head:
+            return head.split(b"\n")
+        if b"\r" not in head.replace(b"\r\n", b""):
+            raise _mixed()
     for lineno, line in enumerate(head.replace(b"\r\n", b"\n").split(b"\n")):
         bad = line.translate(None, FIELD_VCHARS)
         if bad:
