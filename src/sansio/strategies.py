@@ -339,7 +339,8 @@ def _insert(draw: st.DrawFn, fields: list[tuple[bytes, bytes]], field: tuple[byt
 
 
 def _eols(tolerated: bool) -> st.SearchStrategy[bytes]:
-    # Bare LF ends a head line (RFC 9112 §2.2 lets recipients accept it).
+    # Bare LF ends a head line (RFC 9112 §2.2 lets recipients accept it), if every
+    # line of that head ends so.
     return st.sampled_from((b"\r\n", b"\r\n", b"\n")) if tolerated else st.just(b"\r\n")
 
 
@@ -462,8 +463,9 @@ def _requests(
     elif framing == "chunked":
         _insert(draw, fields, (b"Transfer-Encoding", draw(st.sampled_from(_CHUNKED))))
         trailers = draw(_fields(3))
-    eols = _eols(tolerated)
-    leading = b"".join(draw(st.lists(eols, max_size=2))) if tolerated else b""
+    # One line end for the whole head: a head that mixes CRLF and bare LF is refused.
+    eols = st.just(draw(_eols(tolerated)))
+    leading = b"".join(draw(st.lists(_eols(tolerated), max_size=2))) if tolerated else b""
     head = (
         leading
         + b"%b %b HTTP/%b" % (method, target, version)
@@ -613,7 +615,8 @@ def _responses(
         else:
             _insert(draw, fields, (b"Content-Length", b"%d" % draw(st.integers(0, 10**12))))
 
-    eols = _eols(tolerated)
+    # One line end per response: a head that mixes CRLF and bare LF is refused.
+    eols = st.just(draw(_eols(tolerated)))
     interim: list[InformationalResponse] = []
     wire = b""
     if informational and request_version == b"1.1" and version == b"1.1":
