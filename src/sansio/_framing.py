@@ -114,8 +114,10 @@ def _parse_version(version: bytes, unsupported_status: int) -> bytes:
 
 
 def _request_body(headers: Headers, names: bytes, version: bytes, limits: Limits) -> BodyReader:
-    has_te = field_values(headers, names, b"transfer-encoding")
-    has_cl = field_values(headers, names, b"content-length")
+    has_te = b"\ntransfer-encoding\n" in names and field_values(
+        headers, names, b"transfer-encoding"
+    )
+    has_cl = b"\ncontent-length\n" in names and field_values(headers, names, b"content-length")
     if has_te:
         if has_cl:
             raise RemoteProtocolError("request has both Content-Length and Transfer-Encoding")
