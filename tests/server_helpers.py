@@ -278,6 +278,7 @@ def app(environ, start_response):
         "protocol=" + environ["SERVER_PROTOCOL"],
         "content_length=" + environ.get("CONTENT_LENGTH", ""),
         "x_test=" + environ.get("HTTP_X_TEST", ""),
+        "x_forwarded_for=" + environ.get("HTTP_X_FORWARDED_FOR", "-"),
         "body_len=%d" % len(body),
     ]
     out = ("\\n".join(lines) + "\\n").encode() + body

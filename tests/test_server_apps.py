@@ -77,6 +77,38 @@ def test_environ_is_pep3333_and_passes_wsgiref_validate() -> None:
     }
 
 
+def test_environ_has_no_fields_named_with_underscores() -> None:
+    environ = WSGIAdapter(_echo_environ).environ(
+        _request(
+            b"POST",
+            b"/",
+            (
+                (b"content-length", b"3"),
+                (b"content_length", b"999"),
+                (b"content_type", b"text/evil"),
+                (b"x_forwarded_for", b"6.6.6.6"),
+                (b"x-forwarded-for", b"10.0.0.9"),
+            ),
+            b"abc",
+        )
+    )
+    assert environ["CONTENT_LENGTH"] == "3"
+    assert "CONTENT_TYPE" not in environ
+    assert environ["HTTP_X_FORWARDED_FOR"] == "10.0.0.9"
+
+
+def test_content_length_is_the_framed_body_length() -> None:
+    adapter = WSGIAdapter(_echo_environ)
+    # Repeated equal values pass the core; the environ gets one number.
+    environ = adapter.environ(_request(b"POST", b"/", ((b"content-length", b"3, 3"),), b"abc"))
+    assert environ["CONTENT_LENGTH"] == "3"
+    assert (
+        adapter.environ(_request(b"POST", b"/", ((b"content-length", b"0"),)))["CONTENT_LENGTH"]
+        == "0"
+    )
+    assert "CONTENT_LENGTH" not in adapter.environ(_request())
+
+
 def test_close_is_called_on_the_returned_iterable() -> None:
     closed = []
 

@@ -173,6 +173,30 @@ def test_wsgi_write_callable_and_iterable_are_joined(server: ServerProcess) -> N
     assert response.endswith(b"\r\n\r\nwritten and returned")
 
 
+def test_underscore_header_fields_cannot_spoof_the_environ(server: ServerProcess) -> None:
+    response = raw_exchange(
+        server.port,
+        b"POST /spoof HTTP/1.0\r\nContent-Length: 5\r\nContent_Length: 999\r\n"
+        b"X_Forwarded_For: 6.6.6.6\r\nX-Test_: x\r\n\r\nhello",
+    )
+    assert response.startswith(b"HTTP/1.0 200 OK")
+    fields = echo(response.partition(b"\r\n\r\n")[2])
+    assert fields["content_length"] == "5" and fields["body_len"] == "5"
+    assert fields["x_forwarded_for"] == "-"
+    # The real dash-named field still arrives.
+    response = raw_exchange(server.port, b"GET /xff HTTP/1.0\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n")
+    assert echo(response.partition(b"\r\n\r\n")[2])["x_forwarded_for"] == "10.1.2.3"
+
+
+def test_chunked_body_gets_content_length_from_its_framing(server: ServerProcess) -> None:
+    response = raw_exchange(
+        server.port,
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+    )
+    assert echo(response.partition(b"\r\n\r\n")[2])["content_length"] == "7"
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [

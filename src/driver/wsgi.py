@@ -4,8 +4,10 @@ The adapter builds the ``environ`` from a complete request (the body is already 
 so ``wsgi.input`` is an in-memory stream), calls the application on the loop's
 thread, and gathers the body it returns into one reply. Hop-by-hop headers an app
 sets (``Connection``, ``Transfer-Encoding``, ``Keep-Alive``) are dropped: framing and
-persistence are the server's business. Because the loop waits for the app, WSGI apps
-should be quick; run several ``--workers`` for apps that block.
+persistence are the server's business. Request fields whose names contain ``_`` are
+left out of the environ (they would collide with their ``-`` twins), and
+``CONTENT_LENGTH`` is the length of the body as framed. Because the loop waits for the
+app, WSGI apps should be quick; run several ``--workers`` for apps that block.
 """
 
 from __future__ import annotations
@@ -77,15 +79,26 @@ class WSGIAdapter:
             "wsgi.multiprocess": self.multiprocess,
             "wsgi.run_once": False,
         }
+        has_length = False
         for name, value in request.headers:
+            if b"_" in name:
+                # "X_Forwarded_For" would become HTTP_X_FORWARDED_FOR, the same key as
+                # "X-Forwarded-For": a client could spoof what a proxy in front of us
+                # set. Such fields are dropped, as nginx and gunicorn drop them.
+                continue
             key = name.decode("latin-1").upper().replace("-", "_")
+            if key == "CONTENT_LENGTH":
+                has_length = True
+                continue
             text = value.decode("latin-1")
-            if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+            if key == "CONTENT_TYPE":
                 environ[key] = text
                 continue
             key = "HTTP_" + key
             environ[key] = f"{environ[key]},{text}" if key in environ else text
-        if "CONTENT_LENGTH" not in environ and request.body:
+        if has_length or request.body:
+            # The length of the body the core framed, whatever the fields said (a
+            # chunked body has no Content-Length field at all).
             environ["CONTENT_LENGTH"] = str(len(request.body))
         return environ
 
