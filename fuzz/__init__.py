@@ -1,0 +1,1 @@
+"""Fuzz targets over the sansio core; see fuzz/README.md."""
