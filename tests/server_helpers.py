@@ -240,6 +240,9 @@ def docroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "escape.txt").symlink_to(outside)
     (root / "escape_dir").symlink_to(base)
     (root / "inside_link.txt").symlink_to(root / "small.txt")
+    (root / "outdir").mkdir()
+    (root / "outdir" / "index.html").symlink_to(outside)  # an index that leads out
+    (root / "example.com").mkdir()  # "//example.com" must not redirect off-site
     os.mkfifo(root / "fifo")
     return root
 

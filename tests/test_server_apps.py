@@ -1,5 +1,6 @@
 """The applications on their own, without sockets: the WSGI adapter checked by
-``wsgiref.validate`` (PEP 3333 conformance on both sides), and the Range parser.
+``wsgiref.validate`` (PEP 3333 conformance on both sides), the Range parser and the
+HTTP-date parser.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from wsgiref.validate import validator
 import pytest
 
 from driver import HTTPRequest, WSGIAdapter
-from driver.static import _parse_range
+from driver.static import _http_date, _parse_range
 
 
 def _request(
@@ -186,3 +187,38 @@ def test_range_header_parsing(
     header: bytes, size: int, expected: tuple[int, int] | bool | None
 ) -> None:
     assert _parse_range(header, size) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"Sun, 06 Nov 1994 08:49:37 GMT", 784111777),  # IMF-fixdate
+        (b"Sunday, 06-Nov-94 08:49:37 GMT", 784111777),  # rfc850-date
+        (b"Sun Nov  6 08:49:37 1994", 784111777),  # asctime-date
+        (b"Thu Feb 29 00:00:00 2024", 1709164800),
+        (b"Mon, 01 Jan 99999999999999999999 00:00:00 GMT", None),
+        (b"Mon, 01 Jan 99999 00:00:00 GMT", None),
+        (b"Sun, 31 Feb 1994 08:49:37 GMT", None),
+        (b"Sun, 06 Nov 1994 24:00:00 GMT", None),
+        (b"Sun, 06 Nov 1994 08:49:37 +0000", None),
+        (b"sun, 06 nov 1994 08:49:37 gmt", None),  # HTTP-date is case-sensitive
+        (b"Sun Nov 6 08:49:37 1994", None),
+        (b'"an-etag"', None),
+        (b'W/"weak"', None),
+        (b"", None),
+    ],
+)
+def test_http_date_parsing(value: bytes, expected: int | None) -> None:
+    assert _http_date(value) == expected
+
+
+def test_rfc850_two_digit_years_are_at_most_50_years_ahead() -> None:
+    import time
+
+    year = time.gmtime().tm_year
+    for offset in (-60, -1, 0, 1, 49):
+        two = (year + offset) % 100
+        stamp = _http_date(b"Monday, 01-Jan-%02d 00:00:00 GMT" % two)
+        assert stamp is not None
+        parsed = time.gmtime(stamp).tm_year
+        assert parsed % 100 == two and year - 51 <= parsed <= year + 50

@@ -9,6 +9,8 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import socket
+import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,3 +197,98 @@ def test_absolute_form_target_is_served(server: ServerProcess) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 ")
     assert data.endswith(DOCROOT_FILES["small.txt"])
+
+
+def test_index_html_symlinked_out_of_the_root_is_not_served(server: ServerProcess) -> None:
+    for target in (b"/outdir/", b"/outdir//", b"/outdir/./"):
+        response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+        assert response.startswith(b"HTTP/1.0 403 "), response[:80]
+        assert b"secret" not in response
+    status, _, body = curl(server.url("/outdir/index.html"))
+    assert status == 403 and b"secret" not in body
+
+
+@pytest.mark.parametrize("target", [b"//example.com", b"///example.com", b"/%2F%2Fexample.com"])
+def test_directory_redirect_stays_on_this_host(server: ServerProcess, target: bytes) -> None:
+    response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 301 "), response[:80]
+    assert b"\r\nlocation: /example.com/\r\n" in response
+
+
+def test_filesystem_root_can_be_served(docroot: Path, trigger: list[str]) -> None:
+    path = urllib.parse.quote(str((docroot / "small.txt").resolve()))
+    with running_server("/", *trigger) as root_server:
+        status, _, body = curl(root_server.url(path))
+        assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+        status, _, body = curl(root_server.url(path.rsplit("/", 1)[0] + "/"))
+        assert (status, body) == (200, DOCROOT_FILES["index.html"])
+
+
+def _http_dates(mtime: int) -> dict[str, str]:
+    """``mtime`` in the three HTTP-date forms of RFC 9110 §5.6.7."""
+    t = time.gmtime(mtime)
+    return {
+        "imf": email.utils.formatdate(mtime, usegmt=True),
+        "rfc850": time.strftime("%A, %d-%b-%y %H:%M:%S GMT", t),
+        "asctime": time.strftime(f"%a %b {t.tm_mday:2d} %H:%M:%S %Y", t),
+    }
+
+
+@pytest.mark.parametrize("form", ["imf", "rfc850", "asctime"])
+def test_if_modified_since_accepts_every_http_date_form(
+    server: ServerProcess, docroot: Path, form: str
+) -> None:
+    mtime = int((docroot / "small.txt").stat().st_mtime)
+    since = _http_dates(mtime)[form]
+    status, _, body = curl(server.url("/small.txt"), "-H", f"If-Modified-Since: {since}")
+    assert (status, body) == (304, b""), since
+    older = _http_dates(mtime - 86400)[form]
+    status, _, body = curl(server.url("/small.txt"), "-H", f"If-Modified-Since: {older}")
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"]), older
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+        "Mon, 01 Jan 9999999 00:00:00 GMT",
+        "Sun, 31 Feb 2100 00:00:00 GMT",
+        "yesterday",
+    ],
+)
+def test_invalid_if_modified_since_is_ignored(server: ServerProcess, since: str) -> None:
+    status, _, body = curl(server.url("/small.txt"), "-H", f"If-Modified-Since: {since}")
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+def test_if_range_with_the_last_modified_date_gives_206(
+    server: ServerProcess, docroot: Path
+) -> None:
+    mtime = int((docroot / "small.txt").stat().st_mtime)
+    for date in _http_dates(mtime).values():
+        status, headers, body = curl(
+            server.url("/small.txt"), "-r", "6-", "-H", f"If-Range: {date}"
+        )
+        assert (status, body) == (206, b"from h10\n"), date
+        assert headers[b"content-range"] == b"bytes 6-14/15"
+
+
+@pytest.mark.parametrize("kind", ["older", "newer", "etag", "weak-etag", "garbage"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_if_range_that_does_not_match_gives_the_whole_file(
+    server: ServerProcess, docroot: Path, kind: str, version: str
+) -> None:
+    mtime = int((docroot / "small.txt").stat().st_mtime)
+    value = {
+        "older": email.utils.formatdate(mtime - 1, usegmt=True),
+        "newer": email.utils.formatdate(mtime + 1, usegmt=True),
+        "etag": '"abc"',
+        "weak-etag": 'W/"abc"',
+        "garbage": "not a date",
+    }[kind]
+    for byte_range in ("6-", "1000-2000"):  # satisfiable or not, Range is ignored
+        status, headers, body = curl(
+            server.url("/small.txt"), version, "-r", byte_range, "-H", f"If-Range: {value}"
+        )
+        assert (status, body) == (200, DOCROOT_FILES["small.txt"]), (value, byte_range)
+        assert b"content-range" not in headers

@@ -5,21 +5,30 @@
 - Content-Type from ``mimetypes``; ``Last-Modified`` and ``If-Modified-Since`` (304);
   one ``Range: bytes=...`` gives 206 with ``Content-Range``, an unsatisfiable one 416
   (several ranges at once are answered whole, with 200, which RFC 9110 §14.2 allows).
+  A Range with an ``If-Range`` that is not exactly our Last-Modified (an entity-tag
+  never is: we send none) is ignored, and the whole file is sent (RFC 9110 §13.1.5).
+  Dates are HTTP-dates in any of the three forms of RFC 9110 §5.6.7; anything else
+  is not a date, and a condition with an invalid date is ignored.
 - GET and HEAD only (405 otherwise); 404 and 403 with small bodies.
 - Nothing outside the root is ever served: the path is percent-decoded first, so
   ``%2e%2e`` is ``..``; ``..`` segments, NUL bytes and backslashes are refused; and the
-  real path (symlinks resolved) must stay under the real root.
+  real path (symlinks resolved) must stay under the real root, for a directory's
+  ``index.html`` as for any other file.
 
 File bodies are open descriptors that the server sends with ``os.sendfile``.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import email.utils
 import html
 import mimetypes
 import os
+import re
 import stat
+import time
 import urllib.parse
 from typing import Final
 
@@ -29,6 +38,59 @@ from .responses import error_reply
 __all__ = ["StaticFiles"]
 
 _ALLOWED: Final = (b"GET", b"HEAD")
+
+# RFC 9110 §5.6.7:
+#   HTTP-date    = IMF-fixdate / obs-date
+#   IMF-fixdate  = day-name "," SP date1 SP time-of-day SP GMT   ; Sun, 06 Nov 1994 08:49:37 GMT
+#   rfc850-date  = day-name-l "," SP date2 SP time-of-day SP GMT ; Sunday, 06-Nov-94 08:49:37 GMT
+#   asctime-date = day-name SP date3 SP time-of-day SP year      ; Sun Nov  6 08:49:37 1994
+#   date3        = month SP ( 2DIGIT / ( SP DIGIT ))
+# "HTTP-date is case sensitive"; "Recipients of timestamp values are encouraged to be
+# robust in parsing timestamps unless otherwise restricted by the field definition",
+# but a condition on a date that is not one is ignored (§13.1.3), so no guessing here.
+_MONTHS: Final = tuple(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+_MONTH: Final = b"(" + b"|".join(_MONTHS) + b")"
+_TIME: Final = rb"(\d\d):(\d\d):(\d\d)"
+_IMF_FIXDATE: Final = re.compile(
+    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) " + _MONTH + rb" (\d{4}) " + _TIME + b" GMT"
+)
+_RFC850_DATE: Final = re.compile(
+    rb"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d\d)-"
+    + _MONTH
+    + rb"-(\d\d) "
+    + _TIME
+    + b" GMT"
+)
+_ASCTIME_DATE: Final = re.compile(
+    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH + rb" ((?:\d| )\d) " + _TIME + rb" (\d{4})"
+)
+
+
+def _http_date(value: bytes) -> int | None:
+    """The POSIX time of an HTTP-date, or ``None`` if ``value`` is not one."""
+    if match := _IMF_FIXDATE.fullmatch(value):
+        day, month, year, hour, minute, second = match.groups()
+        full_year = int(year)
+    elif match := _ASCTIME_DATE.fullmatch(value):
+        month, day, hour, minute, second, year = match.groups()
+        full_year = int(year)
+    elif match := _RFC850_DATE.fullmatch(value):
+        day, month, year, hour, minute, second = match.groups()
+        # "MUST interpret a timestamp that appears to be more than 50 years in the
+        # future as representing the most recent year in the past that had the same
+        # last two digits."
+        this_year = time.gmtime().tm_year
+        full_year = this_year - this_year % 100 + int(year)
+        if full_year > this_year + 50:
+            full_year -= 100
+    else:
+        return None
+    fields = (full_year, _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second))
+    try:
+        datetime.datetime(*fields)  # a real day and time of day (no 31 Feb, no 25:00)
+    except ValueError:
+        return None
+    return calendar.timegm(fields)
 
 
 def _content_type(path: str) -> bytes:
@@ -78,6 +140,8 @@ class StaticFiles:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"not a directory: {root}")
+        # What every path under the root starts with ("/" itself when serving "/").
+        self._prefix = os.path.join(self.root, "")
 
     def __call__(self, request: HTTPRequest) -> Reply:
         if request.method not in _ALLOWED:
@@ -101,14 +165,21 @@ class StaticFiles:
             return error_reply(404)
         if stat.S_ISDIR(st.st_mode):
             if not url_path.endswith("/"):
-                location = urllib.parse.quote(url_path + "/", safe="/~!$&'()*+,;=:@")
+                # One leading slash: "//host/" would send a browser to another host
+                # (an open redirect; CPython's http.server had it too, gh-87389).
+                location = urllib.parse.quote(
+                    "/" + url_path.lstrip("/") + "/", safe="/~!$&'()*+,;=:@"
+                )
                 body = b"Moved\n"
                 return Reply(
                     301,
                     ((b"location", location.encode()), (b"content-type", b"text/plain")),
                     body,
                 )
-            index = os.path.join(path, "index.html")
+            # index.html may be a symlink too: it is resolved and checked like any path.
+            index = self._resolve(url_path + "index.html")
+            if index is None:
+                return error_reply(403)
             try:
                 st = os.stat(index)
             except OSError:
@@ -145,7 +216,7 @@ class StaticFiles:
             return None
         path = os.path.join(self.root, *parts)
         real = os.path.realpath(path)
-        if real != self.root and not real.startswith(self.root + os.sep):
+        if real != self.root and not real.startswith(self._prefix):
             return None
         return real
 
@@ -167,16 +238,14 @@ class StaticFiles:
             ]
             since = request.header(b"if-modified-since")
             if since is not None and request.header(b"if-none-match") is None:
-                try:
-                    when = email.utils.parsedate_to_datetime(since.decode("latin-1"))
-                except (TypeError, ValueError, IndexError):
-                    when = None
-                if when is not None and when.tzinfo is not None and mtime <= when.timestamp():
+                when = _http_date(since)
+                if when is not None and mtime <= when:
                     os.close(fd)
                     return Reply(304, tuple(headers[1:]))
             first, count, status = 0, size, 200
             range_header = request.header(b"range")
-            if range_header is not None:
+            if_range = request.header(b"if-range")
+            if range_header is not None and (if_range is None or _http_date(if_range) == mtime):
                 parsed = _parse_range(range_header, size)
                 if parsed is False:
                     os.close(fd)
