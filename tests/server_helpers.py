@@ -4,6 +4,8 @@
 reads the chosen port from its banner, waits until it accepts, and stops it with
 SIGTERM (then SIGKILL) on exit; every wait is bounded. Standard error is collected
 by a thread (so the pipe never fills and the access log can be checked).
+``threaded_server(app, trigger)`` runs a ``driver.Server`` for a native application
+(a callable returning ``driver.Reply``) on a thread of the test process instead.
 
 The fixtures here are imported by the ``test_server_*`` modules: ``trigger`` runs each
 integration test once level-triggered and once edge-triggered.
@@ -25,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+import driver
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BANNER = re.compile(r"Serving .* port (\d+) ")
@@ -129,6 +133,39 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+class ThreadedServer:
+    """A ``driver.Server`` running ``app`` on a thread; ``thread`` dies with the loop."""
+
+    def __init__(self, app: driver.App, trigger: list[str]) -> None:
+        config = driver.Config(
+            host="127.0.0.1",
+            port=0,
+            access_log=False,
+            edge_triggered="--edge-triggered" in trigger,
+        )
+        self.server = driver.Server(app, config, driver.make_listener(config))
+        self.port = self.server.listener.getsockname()[1]
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"install_signals": False}, daemon=True
+        )
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+
+@contextlib.contextmanager
+def threaded_server(app: driver.App, trigger: list[str]) -> Iterator[ThreadedServer]:
+    """``app`` served on 127.0.0.1 by a loop on a thread, stopped (bounded) on exit."""
+    server = ThreadedServer(app, trigger)
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.stop_threadsafe()
+        server.thread.join(10)
+    assert not server.thread.is_alive(), "the server thread did not stop"
 
 
 def raw_exchange(port: int, data: bytes, *, shutdown: bool = False, timeout: float = 5.0) -> bytes:
@@ -273,6 +310,9 @@ def app(environ, start_response):
     if path == "/bad-length":
         start_response("200 OK", [("Content-Length", "999")])
         return [b"short"]
+    if path == "/nocontent":
+        start_response("204 No Content", [("Content-Length", "0")])  # a framework habit
+        return [b""]
     body = environ["wsgi.input"].read()
     lines = [
         "method=" + environ["REQUEST_METHOD"],

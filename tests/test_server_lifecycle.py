@@ -5,6 +5,7 @@ embedded in a program. Loop behaviour is checked in both epoll trigger modes.
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import socket
@@ -16,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
+import driver
+
 from server_helpers import (
     SRC,
     app_dir,
     read_response,
     read_until_close,
     running_server,
+    threaded_server,
     trigger,
 )
 
@@ -275,3 +279,44 @@ def test_file_of_a_failed_response_is_closed(tmp_path: Path) -> None:
     for fd in opened:
         with pytest.raises(OSError):
             os.fstat(fd)  # closed by the server
+
+
+def _broken_app(request: driver.HTTPRequest) -> driver.Reply:
+    if request.target == b"/broken":
+        # A descriptor that is not open: closing it (the body of a HEAD reply is
+        # never sent) raises OSError deep inside the transport.
+        return driver.Reply(200, (), driver.FileBody(-1, 0, 10))
+    return driver.Reply(200, (), b"alive " + request.target)
+
+
+@pytest.mark.parametrize("when", ["with-the-connect", "after-accept"])
+def test_exception_escaping_a_connection_closes_only_that_connection(
+    trigger: list[str], caplog: pytest.LogCaptureFixture, when: str
+) -> None:
+    with (
+        caplog.at_level(logging.ERROR, logger="driver"),
+        threaded_server(_broken_app, trigger) as server,
+    ):
+        with server.connect() as bystander:
+            bystander.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(bystander, bytearray())[2] == b"alive /1"
+            with server.connect() as victim:
+                if when == "after-accept":
+                    # Accepted and registered with epoll first: the request then
+                    # arrives through the loop's dispatch, not through accept.
+                    time.sleep(0.2)
+                victim.sendall(b"HEAD /broken HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_until_close(victim) == b""  # dropped, with no response
+            bystander.sendall(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(bystander, bytearray())[2] == b"alive /2"
+        with server.connect() as late:
+            late.sendall(b"GET /3 HTTP/1.0\r\n\r\n")
+            assert read_until_close(late).endswith(b"\r\n\r\nalive /3")
+        assert server.thread.is_alive()
+        deadline = time.monotonic() + 5
+        while server.server.transports and time.monotonic() < deadline:
+            time.sleep(0.02)  # the bystander's close reaches the loop asynchronously
+        assert not server.server.transports  # the victim was forgotten, not leaked
+    crashes = [r for r in caplog.records if "internal error on the connection" in r.getMessage()]
+    assert len(crashes) == 1 and crashes[0].exc_info is not None
+    assert isinstance(crashes[0].exc_info[1], OSError)

@@ -1,5 +1,7 @@
-"""HTTP on the wire: keep-alive, pipelining, half-close, 100-continue, bodies, and bad
-input answered with the core's status, checked with raw sockets and ``http.client``.
+"""HTTP on the wire: keep-alive, pipelining, half-close, 100-continue, bodies, bad
+input answered with the core's status, and what becomes of the replies applications
+return (malformed ones, 204/304 framing, header names in any case), checked with raw
+sockets and ``http.client``.
 
 Every test runs in both epoll trigger modes.
 """
@@ -7,21 +9,27 @@ Every test runs in both epoll trigger modes.
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import driver
+
 from server_helpers import (
     ServerProcess,
+    ThreadedServer,
     app_dir,
     raw_exchange,
     read_response,
     read_until_close,
     running_server,
+    threaded_server,
     trigger,
 )
 
@@ -253,6 +261,13 @@ def test_app_breaking_its_own_content_length_gives_500(server: ServerProcess) ->
     assert response.startswith(b"HTTP/1.0 500 ")
 
 
+def test_wsgi_204_with_content_length_zero_is_sent_without_it(server: ServerProcess) -> None:
+    response = raw_exchange(server.port, b"GET /nocontent HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 204 No Content\r\n"), response
+    assert b"content-length" not in response.lower()
+    assert response.endswith(b"\r\n\r\n")
+
+
 def test_many_concurrent_connections_are_all_served(server: ServerProcess) -> None:
     socks = [server.connect() for _ in range(200)]
     try:
@@ -285,3 +300,127 @@ def test_half_closed_client_that_does_not_read_costs_no_cpu(server: ServerProces
         response = read_until_close(sock)
     assert spent < 0.2, f"server used {spent:.2f} s of CPU while waiting"
     assert response.endswith(b"x" * 1000) and b"content-length: 1048576" in response.lower()
+
+
+# -- replies of a native application (driver.Reply), served on a thread -------------
+
+_NATIVE_REPLIES: dict[bytes, Any] = {
+    b"/ok": driver.Reply(200, (), b"ok"),
+    b"/str-body": driver.Reply(200, ((b"content-type", b"text/plain"),), "hello"),  # type: ignore[arg-type]
+    b"/list-body": driver.Reply(200, (), [b"a"]),  # type: ignore[arg-type]
+    b"/status-str": driver.Reply("200", (), b"x"),  # type: ignore[arg-type]
+    b"/status-big": driver.Reply(1000, (), b"x"),
+    b"/status-bool": driver.Reply(True, (), b"x"),
+    b"/header-str": driver.Reply(200, ((b"x-a", "text"),), b"x"),  # type: ignore[arg-type]
+    b"/header-triple": driver.Reply(200, ((b"x-a", b"1", b"2"),), b"x"),  # type: ignore[arg-type]
+    b"/header-length-plus": driver.Reply(200, ((b"Content-Length", b"+2"),), b"xy"),
+    b"/not-a-reply": b"HTTP/1.0 200 OK\r\n\r\n",
+    # Not in the declared type, but accepted (and copied) at run time.
+    b"/bytearray": driver.Reply(200, (), bytearray(b"from a bytearray")),  # type: ignore[arg-type]
+    b"/memoryview": driver.Reply(200, (), memoryview(b"xxfrom a memoryview")[2:]),  # type: ignore[arg-type]
+    b"/204-length": driver.Reply(204, ((b"Content-Length", b"0"),)),
+    b"/204-chunked": driver.Reply(204, ((b"Transfer-Encoding", b"chunked"),)),
+    b"/304-length": driver.Reply(304, ((b"Content-Length", b"42"),)),
+    b"/mixed-case-length": driver.Reply(200, ((b"Content-Length", b"3"),), b"abc"),
+    b"/upper-connection": driver.Reply(200, ((b"CONNECTION", b"close"),), b"kept"),
+    b"/head-length": driver.Reply(200, ((b"Content-Length", b"100"),), b""),
+}
+
+
+def _native_app(request: driver.HTTPRequest) -> driver.Reply:
+    reply: driver.Reply = _NATIVE_REPLIES[request.target]
+    return reply
+
+
+@pytest.fixture(scope="module")
+def native(trigger: list[str]) -> Iterator[ThreadedServer]:
+    with threaded_server(_native_app, trigger) as server:
+        yield server
+
+
+def _get(server: ThreadedServer, target: bytes, method: bytes = b"GET") -> bytes:
+    return raw_exchange(server.port, method + b" " + target + b" HTTP/1.0\r\n\r\n")
+
+
+def test_reply_with_a_str_body_is_a_logged_500_and_the_server_goes_on(
+    native: ThreadedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "other" is a connection open while the bad reply goes out.
+    with caplog.at_level(logging.ERROR, logger="driver"), native.connect() as other:
+        other.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(other, bytearray())[2] == b"ok"
+        response = _get(native, b"/str-body")
+        assert response.startswith(b"HTTP/1.0 500 Internal Server Error\r\n"), response
+        other.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(other, bytearray())[2] == b"ok"
+    assert native.thread.is_alive()
+    errors = [r for r in caplog.records if r.exc_info is not None]
+    assert any("bytes" in str(r.exc_info[1]) and "str" in str(r.exc_info[1]) for r in errors)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/list-body",
+        b"/status-str",
+        b"/status-big",
+        b"/status-bool",
+        b"/header-str",
+        b"/header-triple",
+        b"/header-length-plus",
+        b"/not-a-reply",
+    ],
+)
+def test_malformed_replies_become_500(native: ThreadedServer, target: bytes) -> None:
+    assert _get(native, target).startswith(b"HTTP/1.0 500 "), target
+    assert _get(native, b"/ok").endswith(b"\r\n\r\nok")
+    assert native.thread.is_alive()
+
+
+def test_bytes_like_bodies_are_sent(native: ThreadedServer) -> None:
+    response = _get(native, b"/bytearray")
+    assert b"content-length: 16\r\n" in response and response.endswith(b"\r\nfrom a bytearray")
+    response = _get(native, b"/memoryview")
+    assert b"content-length: 17\r\n" in response and response.endswith(b"\r\nfrom a memoryview")
+
+
+@pytest.mark.parametrize("target", [b"/204-length", b"/204-chunked"])
+def test_204_reply_is_sent_without_framing_headers(native: ThreadedServer, target: bytes) -> None:
+    # Kept alive: the client must find the next response right after the empty 204.
+    with native.connect() as sock:
+        sock.sendall(
+            b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        response = read_until_close(sock)
+    first, _, second = response.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 204 No Content\r\n"), response
+    assert b"content-length" not in first.lower() and b"transfer-encoding" not in first.lower()
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n") and second.endswith(b"\r\n\r\nok")
+
+
+def test_304_reply_keeps_its_content_length(native: ThreadedServer) -> None:
+    response = _get(native, b"/304-length")
+    assert response.startswith(b"HTTP/1.0 304 Not Modified\r\n"), response
+    assert b"Content-Length: 42\r\n" in response
+    assert response.endswith(b"\r\n\r\n")  # and no body
+
+
+def test_reply_header_names_are_matched_case_insensitively(native: ThreadedServer) -> None:
+    response = _get(native, b"/mixed-case-length")
+    head = response.partition(b"\r\n\r\n")[0].lower()
+    assert response.startswith(b"HTTP/1.0 200 OK\r\n") and response.endswith(b"\r\n\r\nabc")
+    assert head.count(b"content-length") == 1
+    with native.connect() as sock:  # a Connection field in capitals is still dropped
+        sock.sendall(b"GET /upper-connection HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = read_response(sock, bytearray())
+        assert status == b"HTTP/1.1 200 OK" and body == b"kept"
+        assert headers[b"connection"] == b"keep-alive"
+
+
+def test_head_reply_may_announce_a_length_it_does_not_send(native: ThreadedServer) -> None:
+    response = _get(native, b"/head-length", b"HEAD")
+    assert response.startswith(b"HTTP/1.0 200 OK\r\n"), response
+    assert b"Content-Length: 100\r\n" in response and response.endswith(b"\r\n\r\n")
+    # The same reply to a GET would lie about its body.
+    assert _get(native, b"/head-length").startswith(b"HTTP/1.0 500 ")

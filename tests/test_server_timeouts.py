@@ -121,3 +121,22 @@ def test_server_still_serves_after_timeouts(server: ServerProcess) -> None:
     with server.connect() as sock:
         sock.sendall(b"GET /big.bin HTTP/1.0\r\nRange: bytes=0-2\r\n\r\n")
         assert read_until_close(sock).endswith(b"\r\n\r\nzzz")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 10\r\n\r\n",
+    ],
+)
+def test_408_on_a_kept_alive_request_says_connection_close(
+    server: ServerProcess, head: bytes
+) -> None:
+    with server.connect() as sock:
+        sock.sendall(head + b"ab")
+        response = read_until_close(sock)
+    head_out = response.partition(b"\r\n\r\n")[0]
+    assert head_out.startswith(b"HTTP/1.0 408 "), response
+    assert b"\r\nConnection: close" in head_out
+    assert b"keep-alive" not in head_out.lower()

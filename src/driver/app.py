@@ -66,8 +66,11 @@ class FileBody:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What an application answers. ``Content-Length`` is added unless present; a
-    ``Connection`` header is ignored (the server decides persistence)."""
+    """What an application answers. ``Content-Length`` is added unless present (and
+    dropped from 1xx and 204 replies, which must not carry it); a ``Connection`` header
+    is ignored (the server decides persistence). A malformed reply (a status outside
+    100-999, a body that is not bytes-like or a ``FileBody``, headers that are not
+    pairs of bytes) is logged and answered with 500."""
 
     status: int
     headers: Headers = ()

@@ -1,7 +1,8 @@
 """The event loop: one epoll, one listener, a timer heap, signals.
 
 Theory of operation. ``epoll.poll`` returns ready descriptors; each maps to a bound
-handler (``handlers[fd](mask)``), so dispatch is one dict lookup and one call. The
+handler (``handlers[fd](mask)``), so dispatch is one dict lookup and one call; an
+exception escaping a transport (a bug) is logged and closes that connection only. The
 listener accepts until ``EAGAIN`` (or until ``max_connections``, when it is taken out
 of the epoll set until a connection closes). Timeouts live on each transport as a
 ``deadline``; a heap holds ``(when, serial, transport)`` entries and the poll timeout
@@ -111,7 +112,7 @@ class Server:
         if memo is not None and memo[0] is reply:
             return memo[1]
         result = prepare(reply, b"1.1" if version == b"1.1" else b"1.0")
-        if result.file is None:
+        if type(reply.body) is bytes:  # not a file, nor a buffer that may change
             self.memo[version] = (reply, result)
         return result
 
@@ -137,6 +138,24 @@ class Server:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
             self._start_accepting()
+
+    def fail(self, transport: Transport) -> None:
+        """An exception escaped ``transport`` (a bug, in the driver or in what the
+        application handed it): log it with its traceback and drop that connection
+        only. Called from an ``except`` block."""
+        host, port = transport.client
+        log.exception("internal error on the connection from %s:%d; closing it", host, port)
+        try:
+            transport.abort()
+        except Exception:
+            log.exception("closing the connection from %s:%d failed", host, port)
+        fd = transport.fd
+        if self.transports.get(fd) is transport:
+            # close() failed part-way: forget the connection all the same.
+            del self.transports[fd]
+            self.handlers.pop(fd, None)
+            with contextlib.suppress(OSError):
+                transport.sock.close()
 
     # -- accepting ------------------------------------------------------------------
 
@@ -185,7 +204,10 @@ class Server:
             # Read before registering: a client that connects and sends at once (ab,
             # most HTTP/1.0 clients) is often answered and closed right here, and
             # then costs no epoll_ctl and no trip through epoll_wait.
-            transport.on_readable()
+            try:
+                transport.on_readable()
+            except Exception:
+                self.fail(transport)
             if transport.closed:
                 continue
             if transport.timer_at == _NEVER:
@@ -229,7 +251,10 @@ class Server:
                 self.schedule(transport)
             else:
                 transport.timer_at = float("inf")
-                transport.on_timeout()
+                try:
+                    transport.on_timeout()
+                except Exception:
+                    self.fail(transport)
         if self._closed_since_compact > 4096 and self._closed_since_compact > len(heap) // 2:
             self.heap = [entry for entry in heap if not entry[2].closed]
             heapq.heapify(self.heap)
@@ -293,7 +318,16 @@ class Server:
             events = poll(timeout)
             self.now = monotonic()
             for fd, mask in events:
-                handlers[fd](mask)
+                handler = handlers.get(fd)
+                if handler is None:
+                    continue  # closed by an earlier handler of this batch
+                try:
+                    handler(mask)
+                except Exception:
+                    transport = getattr(handler, "__self__", None)
+                    if not isinstance(transport, Transport):
+                        raise  # the listener or the wake-up socket: a bug in the loop
+                    self.fail(transport)
             if heap and heap[0][0] <= self.now:
                 self._expire()
             if access_log is not None:

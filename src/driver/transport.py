@@ -63,6 +63,7 @@ _DONTWAIT: Final = socket.MSG_DONTWAIT
 _EOM: Final = EndOfMessage()
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
+_CLOSE: Final = (b"Connection", b"close")
 
 EPOLLIN: Final = 0x001
 EPOLLOUT: Final = 0x004
@@ -99,26 +100,82 @@ class Prepared:
         self.file = file
         self.length = length
         self.status = response.status_code
-        self.no_body = self.status in _NO_BODY_STATUS
+        self.no_body = self.status in _NO_BODY_STATUS or self.status < 200
         self.mismatch = length != actual
 
 
 def prepare(reply: Reply, version: bytes) -> Prepared:
-    """Build the ``Response`` (with ``Content-Length``) and body event for ``reply``."""
+    """Build the ``Response`` (with ``Content-Length``) and body event for ``reply``.
+
+    A malformed reply (a ``str`` body, a status out of range, headers that are not
+    pairs of bytes, a bad ``Content-Length``) raises ``TypeError`` or ``ValueError``
+    here, before anything is sent, so that the caller can answer 500 instead; the
+    descriptor of a ``FileBody`` is then closed, since nobody else will close it.
+    """
+    try:
+        return _prepare(reply, version)
+    except BaseException:
+        body = getattr(reply, "body", None)
+        if isinstance(body, FileBody) and type(body.fd) is int:
+            with contextlib.suppress(OSError):
+                os.close(body.fd)
+        raise
+
+
+def _prepare(reply: Reply, version: bytes) -> Prepared:
+    if not isinstance(reply, Reply):
+        raise TypeError(f"an application must return a Reply, not {type(reply).__name__}")
+    status = reply.status
+    if type(status) is not int or not 100 <= status <= 999:
+        raise ValueError(f"Reply status must be an int from 100 to 999, not {status!r}")
     body = reply.body
-    length = actual = body.count if isinstance(body, FileBody) else len(body)
+    if isinstance(body, FileBody):
+        if not (
+            type(body.fd) is int
+            and type(body.offset) is int
+            and type(body.count) is int
+            and body.offset >= 0
+            and body.count >= 0
+        ):
+            raise ValueError(f"FileBody needs int fd, offset >= 0 and count >= 0: {body!r}")
+        length = actual = body.count
+    elif isinstance(body, bytes):
+        length = actual = len(body)
+    elif isinstance(body, bytearray | memoryview):
+        body = bytes(body)  # the core sends bytes only; len() of a memoryview counts items
+        length = actual = len(body)
+    else:
+        raise TypeError(
+            "Reply body must be bytes, bytearray, memoryview or FileBody, "
+            f"not {type(body).__name__}"
+        )
+    # RFC 9110 §8.6: a server MUST NOT send Content-Length in a 1xx or 204 response.
+    # Frameworks often add "Content-Length: 0" anyway; drop it rather than fail. A 304
+    # may keep the length of the representation it stands for.
+    no_length = status == 204 or status < 200
     headers = []
     has_length = False
-    for name, value in reply.headers:
-        if name in _HOP_BY_HOP:
+    for field in reply.headers:
+        try:
+            name, value = field
+        except (TypeError, ValueError):
+            raise TypeError(f"Reply headers must be (name, value) pairs, got {field!r}") from None
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise TypeError(f"Reply header names and values must be bytes, got {field!r}")
+        lower = name.lower()  # field names are case-insensitive (RFC 9110 §5.1)
+        if lower in _HOP_BY_HOP:
             continue
-        if name == b"content-length":
+        if lower == b"content-length":
+            if no_length:
+                continue
+            if not value.isdigit():
+                raise ValueError(f"invalid Content-Length in the reply: {value!r}")
             has_length = True
             length = int(value)
         headers.append((name, value))
-    if not has_length and reply.status not in _NO_BODY_STATUS and reply.status >= 200:
+    if not has_length and not no_length and status != 304:
         headers.append((b"content-length", b"%d" % length))
-    response = Response(reply.status, tuple(headers), version)
+    response = Response(status, tuple(headers), version)
     if isinstance(body, FileBody):
         return Prepared(response, None, body, length, actual)
     return Prepared(response, Data(body) if body else None, None, length, actual)
@@ -421,7 +478,10 @@ class Transport:
         reply = error_reply(status)
         try:
             prepared = prepare(reply, b"1.0")
-            out = conn.send(prepared.response)
+            # The connection closes after this answer: say so (RFC 9112 §9.6). Given a
+            # "close" option, the core writes Connection: close and ends keep-alive.
+            response = prepared.response
+            out = conn.send(Response(status, (*response.headers, _CLOSE), response.http_version))
             assert prepared.data is not None
             out += conn.send(prepared.data) + conn.send(_EOM)
         except LocalProtocolError:
@@ -584,7 +644,10 @@ class Transport:
         self.closed = True
         for item in self.queue:
             if isinstance(item, _FileJob):
-                os.close(item.fd)
+                # A descriptor the application already closed must not stop the
+                # socket from being closed and forgotten.
+                with contextlib.suppress(OSError):
+                    os.close(item.fd)
         self.queue.clear()
         self.pending.clear()
         self.server.forget(self)
