@@ -56,7 +56,7 @@ def client_in(state: sansio.State) -> sansio.Connection:
         return conn
     if state is sansio.IDLE:
         return conn
-    headers = ((b"Host", b"x"), (b"Content-Length", b"0"))
+    headers: sansio.Headers = ((b"Host", b"x"), (b"Content-Length", b"0"))
     if state is sansio.MUST_CLOSE:
         headers += ((b"Connection", b"close"),)
     conn.send(Request(b"POST", b"/", headers, b"1.1"))
