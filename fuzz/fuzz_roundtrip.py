@@ -11,9 +11,10 @@ for these events and parsing never raises at all.
 
 from __future__ import annotations
 
+import contextlib
 from http import HTTPStatus
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sansio
@@ -111,3 +112,96 @@ def test_client_and_server_understand_each_other(
         assert server.our_state is server.their_state is sansio.DONE
         client.start_next_cycle()
         server.start_next_cycle()
+
+
+# -- any sequence of sends ------------------------------------------------------------
+
+_headers = st.lists(
+    st.one_of(
+        st.tuples(hs.tokens(max_size=12), hs.field_values(max_words=2)),
+        st.tuples(
+            st.sampled_from((b"content-length", b"Content-Length")),
+            st.sampled_from((b"0", b"3", b"5", b"x", b"1, 2", b"")),
+        ),
+        st.tuples(
+            st.sampled_from((b"transfer-encoding",)),
+            st.sampled_from((b"chunked", b"gzip", b"gzip, chunked", b"Chunked")),
+        ),
+        st.tuples(st.just(b"host"), st.sampled_from((b"a", b"b.example:80"))),
+        st.tuples(st.just(b"connection"), st.sampled_from((b"close", b"keep-alive"))),
+        st.tuples(st.sampled_from((b"bad name", b"", b"x")), st.sampled_from((b"a\r\nb", b" a"))),
+    ),
+    max_size=4,
+).map(tuple)
+_versions = st.sampled_from((b"1.0", b"1.1", b"2.0"))
+_client_events = st.one_of(
+    st.builds(
+        sansio.Request,
+        method=st.sampled_from((b"GET", b"HEAD", b"POST", b"PUT", b"", b"G T")),
+        target=st.sampled_from((b"/", b"/a?b", b"*", b"", b"/ x")),
+        headers=_headers,
+        http_version=_versions,
+    ),
+    st.builds(sansio.Data, st.binary(max_size=8)),
+    st.builds(sansio.EndOfMessage, st.sampled_from(((), ((b"x", b"y"),)))),
+    st.just(sansio.ConnectionClosed()),
+)
+_server_events = st.one_of(
+    st.builds(
+        sansio.Response,
+        status_code=st.sampled_from((200, 204, 304, 404, 199, 1000)),
+        headers=_headers,
+        http_version=_versions,
+        reason=st.sampled_from((b"", b"OK", b"a\r\nb")),
+    ),
+    st.builds(
+        sansio.InformationalResponse,
+        status_code=st.sampled_from((100, 101, 103, 200)),
+        headers=_headers,
+        http_version=st.just(b"1.1"),
+        reason=st.sampled_from((b"", b"Continue")),
+    ),
+    st.builds(sansio.Data, st.binary(max_size=8)),
+    st.builds(sansio.EndOfMessage, st.sampled_from(((), ((b"x", b"y"),)))),
+    st.just(sansio.ConnectionClosed()),
+)
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("client"), _client_events),
+        st.tuples(st.just("server"), _server_events),
+        st.tuples(st.just("cycle"), st.none()),
+    ),
+    max_size=12,
+)
+
+
+# Finding 3: a client's send(Request) after the server closed raised KeyError.
+@example(steps=[("server", sansio.ConnectionClosed()), ("client", sansio.Request(b"GET", b"/"))])
+# Finding 4: send let out an HTTP/1.0 POST without Content-Length; the core answers 411.
+@example(steps=[("client", sansio.Request(b"POST", b"/")), ("client", sansio.EndOfMessage())])
+# Finding 5: send let out an HTTP/1.0 request with two Host fields; the core answers 400.
+@example(steps=[("client", sansio.Request(b"GET", b"/", ((b"host", b"a"), (b"host", b"a"))))])
+@given(steps=_steps)
+@counted
+def test_every_send_is_refused_or_parses(steps: list[tuple[str, sansio.Event | None]]) -> None:
+    """``send`` either raises LocalProtocolError (nothing else) or returns bytes the
+    peer parses without error: a message ``send`` lets out is one the core accepts."""
+    client = sansio.Connection(sansio.CLIENT)
+    server = sansio.Connection(sansio.SERVER)
+    for who, event in steps:
+        if who == "cycle":
+            for conn in (client, server):
+                with contextlib.suppress(sansio.LocalProtocolError):
+                    conn.start_next_cycle()
+            continue
+        assert event is not None
+        sender, receiver = (client, server) if who == "client" else (server, client)
+        try:
+            wire = sender.send(event)
+        except sansio.LocalProtocolError:
+            continue
+        if receiver.their_state in (sansio.CLOSED, sansio.ERROR):
+            continue
+        closed = type(event) is sansio.ConnectionClosed
+        got = feed(receiver, [wire] if wire else [], eof=closed)
+        assert got.error is None, (event, wire, got.error)
