@@ -13,13 +13,12 @@ the same loop behind a signal-driven main loop, so it cannot run on a thread.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,6 +48,7 @@ def echo(request: driver.HTTPRequest) -> driver.Reply:
 
 class LiveServer:
     def __init__(self) -> None:
+        self.fds_before = len(os.listdir("/proc/self/fd"))
         self.listener = driver.make_listener(CONFIG)
         self.port = self.listener.getsockname()[1]
         self.server = driver.Server(echo, CONFIG, self.listener)
@@ -80,19 +80,21 @@ class LiveServer:
         assert not self.thread.is_alive(), "the server did not shut down"
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    fds_before = len(os.listdir("/proc/self/fd"))
-    server = LiveServer()
-    yield server
-    server.check_alive()
-    server.stop()
-    assert server.failure is None
-    assert len(os.listdir("/proc/self/fd")) <= fds_before, "descriptors leaked"
+_LIVE: list[LiveServer] = []
 
 
-def exchange(live: LiveServer, pieces: list[bytes]) -> bytes:
+def live_server() -> LiveServer:
+    """The session's server, started on first use (a plain global rather than a pytest
+    fixture: HypoFuzz switches between tests and does not keep fixtures alive)."""
+    if not _LIVE:
+        _LIVE.append(LiveServer())
+        atexit.register(_LIVE[0].stop)
+    return _LIVE[0]
+
+
+def exchange(pieces: list[bytes]) -> bytes:
     """Send ``pieces`` (one ``sendall`` each), half-close, read until the server closes."""
+    live = live_server()
     with socket.create_connection(("127.0.0.1", live.port), timeout=TIMEOUT) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
@@ -139,13 +141,11 @@ def responses_to(
 @budget(0.5)
 @given(reqs=st.lists(hs.requests(), min_size=1, max_size=3), data=st.data())
 @counted
-def test_valid_requests_are_answered(
-    live: LiveServer, reqs: list[hs.GeneratedRequest], data: st.DataObject
-) -> None:
+def test_valid_requests_are_answered(reqs: list[hs.GeneratedRequest], data: st.DataObject) -> None:
     last = next((i for i, r in enumerate(reqs) if not r.keep_alive), len(reqs) - 1)
     reqs = reqs[: last + 1]
     wire = b"".join(r.wire for r in reqs)
-    received = exchange(live, data.draw(hs.chunkings(wire, max_pieces=16)))
+    received = exchange(data.draw(hs.chunkings(wire, max_pieces=16)))
     events, error = responses_to([r.request.method for r in reqs], received)
     assert error is None, (received, error)
     finals = [e for e in events if type(e) is sansio.Response]
@@ -163,9 +163,9 @@ def test_valid_requests_are_answered(
 @given(bad=hs.hostile_requests(limits=LIMITS), data=st.data())
 @counted
 def test_hostile_requests_get_their_status_and_a_close(
-    live: LiveServer, bad: hs.HostileRequest, data: st.DataObject
+    bad: hs.HostileRequest, data: st.DataObject
 ) -> None:
-    received = exchange(live, data.draw(hs.chunkings(bad.wire, max_pieces=16)))
+    received = exchange(data.draw(hs.chunkings(bad.wire, max_pieces=16)))
     events, error = responses_to([b"GET"], received)
     assert error is None, (received, error)
     finals = [e for e in events if type(e) is sansio.Response]
@@ -182,9 +182,17 @@ def test_hostile_requests_get_their_status_and_a_close(
     more=st.data(),
 )
 @counted
-def test_any_bytes_are_answered_or_closed(
-    live: LiveServer, data: bytes, more: st.DataObject
-) -> None:
-    received = exchange(live, more.draw(hs.chunkings(data, max_pieces=16)))
+def test_any_bytes_are_answered_or_closed(data: bytes, more: st.DataObject) -> None:
+    received = exchange(more.draw(hs.chunkings(data, max_pieces=16)))
     if received:
         assert received.startswith(b"HTTP/1."), received[:64]
+
+
+def test_server_outlives_every_connection_and_stops_cleanly() -> None:
+    """Runs after the targets above (file order): nothing leaked, a clean shutdown."""
+    live = live_server()
+    live.check_alive()
+    live.stop()
+    _LIVE.clear()
+    assert live.failure is None
+    assert len(os.listdir("/proc/self/fd")) <= live.fds_before, "descriptors leaked"
