@@ -176,7 +176,10 @@ def test_request_serialisation() -> None:
 @pytest.mark.parametrize(
     ("request_event", "message"),
     [
-        (Request(b"GET", b"/", (), b"1.1"), "exactly one Host"),
+        (Request(b"GET", b"/", (), b"1.1"), "needs it"),
+        (Request(b"GET", b"/", ((b"Host", b"a"), (b"host", b"b"))), "at most one Host"),
+        (Request(b"POST", b"/"), "HTTP/1.0 POST request needs Content-Length"),
+        (Request(b"PUT", b"/", ((b"Connection", b"keep-alive"),)), "needs Content-Length"),
         (Request(b"G T", b"/"), "invalid method"),
         (Request(b"GET", b"/a b"), "invalid request target"),
         (Request(b"GET", b""), "invalid request target"),
@@ -215,7 +218,7 @@ def test_data_must_be_bytes(data: object) -> None:
 
 def test_request_body_needs_framing() -> None:
     conn = sansio.Connection(sansio.CLIENT)
-    conn.send(Request(b"POST", b"/"))
+    conn.send(Request(b"POST", b"/", ((b"Host", b"h"),), b"1.1"))
     with pytest.raises(sansio.LocalProtocolError, match="without Content-Length"):
         conn.send(Data(b"x"))
 
@@ -225,6 +228,15 @@ def test_chunked_request() -> None:
     conn.send(Request(b"POST", b"/", ((b"Host", b"h"), (b"Transfer-Encoding", b"chunked")), b"1.1"))
     assert conn.send(Data(b"abc")) == b"3\r\nabc\r\n"
     assert conn.send(EndOfMessage()) == b"0\r\n\r\n"
+
+
+def test_no_request_once_the_server_has_closed() -> None:
+    conn = sansio.Connection(sansio.CLIENT)
+    conn.receive_data(b"")
+    assert conn.next_event() == sansio.ConnectionClosed()
+    with pytest.raises(sansio.LocalProtocolError, match="the server is CLOSED"):
+        conn.send(Request(b"GET", b"/"))
+    assert conn.our_state is sansio.IDLE
 
 
 def test_sending_connection_closed() -> None:

@@ -34,10 +34,12 @@ def split_head(raw: bytes, limits: Limits, start_line_status: int) -> list[bytes
     """Cut a head, with the empty line that ends it, into lines; check bytes and sizes.
 
     Every line ends in CRLF, or every line ends in a bare LF. Any other CR, and any
-    control byte but HTAB, is an error. The limits are checked in the order the receive
-    buffer checks them (start line, field lines, whole head), so the verdict does not
-    depend on how the bytes were segmented.
+    control byte but HTAB, is an error. The limits come first, in the order the receive
+    buffer checks them (start line, field lines, whole head): a head too large is 414 or
+    431 whatever else is wrong with it, however its bytes were segmented.
     """
+    if len(raw) > limits.small_head_size or raw.count(b"\n") > limits.max_header_count:
+        _check_sizes(raw, limits, start_line_status)
     if raw[-4:] == b"\r\n\r\n":
         head = raw[:-4]
         lines = head.split(b"\r\n")
@@ -49,12 +51,19 @@ def split_head(raw: bytes, limits: Limits, start_line_status: int) -> list[bytes
         lines = _split_unusual(head, head.translate(None, FIELD_VCHARS), crlf=False)
     else:
         raise _mixed()
-    if len(lines[0]) > limits.max_start_line_size:
+    return lines
+
+
+def _check_sizes(raw: bytes, limits: Limits, start_line_status: int) -> None:
+    # Lines are cut at LF and measured without a CR before it, as the receive buffer
+    # measures them while the head is still arriving.
+    end = 4 if raw[-4:] == b"\r\n\r\n" else 3 if raw[-3:] in (b"\n\r\n", b"\r\n\n") else 2
+    head = raw[:-end]
+    lines = head.split(b"\n")
+    sizes = [len(line) - (line[-1:] == b"\r") for line in lines]
+    if sizes[0] > limits.max_start_line_size:
         raise start_line_too_long(limits, start_line_status)
-    if (
-        len(head) > limits.max_field_size
-        and max(map(len, lines[1:]), default=0) > limits.max_field_size
-    ):
+    if max(sizes[1:], default=0) > limits.max_field_size:
         raise field_too_long(limits)
     if len(head) > limits.max_head_size:
         raise head_too_large(limits)
@@ -62,7 +71,6 @@ def split_head(raw: bytes, limits: Limits, start_line_status: int) -> list[bytes
         raise RemoteProtocolError(
             f"more than {limits.max_header_count} header fields", status_hint=431
         )
-    return lines
 
 
 def _mixed() -> RemoteProtocolError:

@@ -152,6 +152,8 @@ class ConnectionState:
             raise LocalProtocolError(
                 f"can't send {event_type.__name__} in state {self.states[role]!r}"
             )
+        if event_type is Request and (SERVER, self.states[SERVER], Request) not in PEER_TRANSITIONS:
+            raise LocalProtocolError(f"can't send a Request: the server is {self.states[SERVER]!r}")
         return new
 
     def process_error(self, role: Role) -> None:

@@ -198,8 +198,9 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
     fields = write_fields(event.headers)
     headers = event.headers
     names = _lower_names(headers)
-    if version == b"1.1" and names.count(b"host") != 1:
-        raise LocalProtocolError("an HTTP/1.1 request needs exactly one Host header")
+    hosts = names.count(b"host")
+    if hosts > 1 or (version == b"1.1" and not hosts):
+        raise LocalProtocolError("a request has at most one Host header; an HTTP/1.1 one needs it")
     writer: BodyWriter
     if b"transfer-encoding" in names:
         if b"content-length" in names:
@@ -211,6 +212,9 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
         writer = ChunkedWriter()
     elif b"content-length" in names:
         writer = LengthWriter(_declared_length(_values(headers, names, b"content-length")))
+    elif version == b"1.0" and method in (b"POST", b"PUT", b"PATCH"):
+        # RFC 1945 §8.3; a server (ours among them) answers 411 without it.
+        raise LocalProtocolError(f"an HTTP/1.0 {method.decode()} request needs Content-Length")
     else:
         writer = LengthWriter(0, "a request without Content-Length or Transfer-Encoding")
     tokens = _tokens(_values(headers, names, b"connection")) if b"connection" in names else []
