@@ -587,6 +587,8 @@ def _responses(
     request_fields: Headers = ((b"host", b"example.com"),)
     if request_version == b"1.0":
         request_fields += ((b"connection", b"keep-alive"),)
+        if method in (b"POST", b"PUT", b"PATCH"):
+            request_fields += ((b"content-length", b"0"),)  # RFC 1945 §8.3
     request = Request(method, b"/", request_fields, request_version)
 
     if framing == "none" and method != b"HEAD":
