@@ -138,7 +138,7 @@ def responses_to(
     return events, None
 
 
-@budget(0.5)
+@budget(0.7)
 @given(reqs=st.lists(hs.requests(), min_size=1, max_size=3), data=st.data())
 @counted
 def test_valid_requests_are_answered(reqs: list[hs.GeneratedRequest], data: st.DataObject) -> None:
@@ -159,7 +159,7 @@ def test_valid_requests_are_answered(reqs: list[hs.GeneratedRequest], data: st.D
     assert bodies == expected
 
 
-@budget(0.5)
+@budget(0.7)
 @given(bad=hs.hostile_requests(limits=LIMITS), data=st.data())
 @counted
 def test_hostile_requests_get_their_status_and_a_close(
@@ -172,7 +172,7 @@ def test_hostile_requests_get_their_status_and_a_close(
     assert [r.status_code for r in finals] == [bad.status_hint], (bad.smuggling_class, received)
 
 
-@budget(0.5)
+@budget(0.7)
 @given(
     data=st.one_of(
         hs.requests().flatmap(lambda r: hs.mutations(r.wire)),
