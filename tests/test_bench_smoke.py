@@ -15,9 +15,6 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "parse.py"
 CORPORA = ["get-1.0-minimal", "get-1.1-wrk", "get-1.1-browser", "post-1.0-1KiB", "pipelined-1000"]
 
-pytest.importorskip("h11")
-pytest.importorskip("httptools")
-
 
 @pytest.mark.timeout(120)
 def test_quick_run_prints_a_row_of_numbers_per_corpus() -> None:
