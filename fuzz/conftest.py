@@ -1,12 +1,13 @@
 """Hypothesis profiles for the fuzz targets, and the per-target example counts.
 
-``HYPOTHESIS_PROFILE=ci`` selects the bounded CI profile (several thousand examples per
-target, all targets within five minutes on two slow cores); ``long`` is for a longer
-local run under plain pytest; the default ``dev`` is Hypothesis's usual 100. HypoFuzz
-(``hypothesis fuzz -- fuzz/``) ignores example counts and runs until stopped.
+``HYPOTHESIS_PROFILE=ci`` (or the ``CI`` variable, set in CI) selects the bounded CI
+profile (several thousand examples per target, all targets within five minutes on two
+slow cores); ``long`` is for a longer local run under plain pytest; the default ``dev``
+is Hypothesis's usual 100. HypoFuzz (``hypothesis fuzz -- fuzz/``) ignores example
+counts and runs until stopped.
 
-A profile is global to the pytest process: run the fuzz targets in their own pytest
-invocation (as fuzz/README.md does), or the ``ci`` counts apply to tests/ as well.
+A profile is global to the pytest process: in CI's one ``pytest`` run the ``ci``
+profile applies to the Hypothesis tests in tests/ as well (about two more minutes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _COMMON = {
 settings.register_profile("dev", max_examples=100, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("ci", max_examples=1000, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("long", max_examples=50_000, **_COMMON)  # type: ignore[arg-type]
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+# CI (the CI variable is set there) runs the bounded ``ci`` profile under the plain
+# ``pytest`` that .ci/run runs; HYPOTHESIS_PROFILE overrides either default.
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 settings.load_profile(PROFILE)
 
 
