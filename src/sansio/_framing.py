@@ -136,14 +136,18 @@ def _request_body(headers: Headers, names: bytes, version: bytes, limits: Limits
             )
         return ChunkedReader(limits)
     if has_cl:
-        length = parse_content_length(has_cl)
-        if limits.max_body_size is not None and length > limits.max_body_size:
-            raise RemoteProtocolError(
-                f"request body of {length} bytes is larger than {limits.max_body_size}",
-                status_hint=413,
-            )
-        return LengthReader(length)
+        return _length_reader(has_cl, limits, "request")
     return NO_BODY
+
+
+def _length_reader(values: list[bytes], limits: Limits, what: str) -> LengthReader:
+    length = parse_content_length(values)
+    if limits.max_body_size is not None and length > limits.max_body_size:
+        raise RemoteProtocolError(
+            f"{what} body of {length} bytes is larger than {limits.max_body_size}",
+            status_hint=413,
+        )
+    return LengthReader(length)
 
 
 def parse_content_length(values: list[bytes]) -> int:
@@ -246,12 +250,6 @@ def parse_response(
             return response, ChunkedReader(limits), keep_alive
         return response, CloseDelimitedReader(), False
     if cl:
-        length = parse_content_length(cl)
-        if limits.max_body_size is not None and length > limits.max_body_size:
-            raise RemoteProtocolError(
-                f"response body of {length} bytes is larger than {limits.max_body_size}",
-                status_hint=413,
-            )
-        return response, LengthReader(length), keep_alive
+        return response, _length_reader(cl, limits, "response"), keep_alive
     # Delimited by close (rule 8); this also carries a CONNECT tunnel's bytes.
     return response, CloseDelimitedReader(), False
