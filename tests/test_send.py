@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 import sansio
 from sansio import Data, EndOfMessage, InformationalResponse, Request, Response
+from sansio import strategies as hs
 
 from helpers import feed
 
@@ -312,3 +314,120 @@ def test_send_body_framing_counts_bytes_sent_out_of_band() -> None:
     idle = sansio.Connection(sansio.SERVER)
     with pytest.raises(sansio.LocalProtocolError, match="can't send Data"):
         idle.send_body_framing(1)
+
+
+# -- issue 7: no byte that ends a field or a head gets out ------------------------------
+
+# Every control byte (HTAB is allowed, but only inside a value) and every injection
+# shape: each must be refused wherever it appears, in both roles.
+_CONTROLS = [bytes([b]) for b in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)]
+_INJECTIONS = [b"\n", b"\r\n", b"\r", b"\x00", b"\nSet-Cookie: s=1", b"\n\nbody"]
+
+
+def test_issue_7_bare_lf_in_a_response_header_value_is_refused() -> None:
+    # The issue's repro: the LF used to pass and split the response.
+    conn = server_after(GET11)
+    with pytest.raises(sansio.LocalProtocolError, match=r"value of header b'x-a' \(0x0a\)"):
+        conn.send(Response(200, ((b"x-a", b"a\nSet-Cookie: s=1"), (b"content-length", b"0"))))
+    assert conn.our_state is sansio.SEND_RESPONSE  # nothing was sent: try again
+    assert conn.send(Response(500, ((b"content-length", b"0"),))).startswith(b"HTTP/1.0 500 ")
+
+
+def test_issue_7_bare_lf_in_a_request_header_value_is_refused() -> None:
+    # The client twin: this was request smuggling from our own client.
+    conn = sansio.Connection(sansio.CLIENT)
+    with pytest.raises(sansio.LocalProtocolError, match=r"value of header b'x-a' \(0x0a\)"):
+        conn.send(Request(b"GET", b"/", ((b"x-a", b"a\nContent-Length: 5"),)))
+    assert conn.our_state is sansio.IDLE
+
+
+@pytest.mark.parametrize("bad", _CONTROLS + _INJECTIONS)
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_control_bytes_in_field_values_are_refused_in_both_roles(bad: bytes, where: str) -> None:
+    value = {"start": bad + b"v", "middle": b"v" + bad + b"v", "end": b"v" + bad}[where]
+    fields = ((b"x-a", b"1"), (b"x-b", value), (b"x-c", b"3"))
+    client = sansio.Connection(sansio.CLIENT)
+    with pytest.raises(sansio.LocalProtocolError, match="x-b"):
+        client.send(Request(b"GET", b"/", fields))
+    server = server_after(GET11)
+    with pytest.raises(sansio.LocalProtocolError, match="x-b"):
+        server.send(Response(200, fields))
+    with pytest.raises(sansio.LocalProtocolError, match="x-b"):
+        server.send(InformationalResponse(103, fields))
+    server.send(Response(200, http_version=b"1.1"))
+    with pytest.raises(sansio.LocalProtocolError, match="x-b"):
+        server.send(EndOfMessage(fields))  # trailers
+
+
+@pytest.mark.parametrize("bad", [*_CONTROLS, b"\t", *_INJECTIONS, b" ", b":", b"\x80"])
+def test_control_bytes_in_names_methods_and_targets_are_refused(bad: bytes) -> None:
+    with pytest.raises(sansio.LocalProtocolError, match="invalid header name"):
+        server_after(GET11).send(Response(200, ((b"x" + bad, b"v"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="invalid header name"):
+        sansio.Connection(sansio.CLIENT).send(Request(b"GET", b"/", ((bad + b"x", b"v"),)))
+    with pytest.raises(sansio.LocalProtocolError, match="invalid method"):
+        sansio.Connection(sansio.CLIENT).send(Request(b"GET" + bad, b"/"))
+    if bad != b":" and bad != b"\x80":  # printable ASCII: a valid target byte
+        with pytest.raises(sansio.LocalProtocolError, match="invalid request target"):
+            sansio.Connection(sansio.CLIENT).send(Request(b"GET", b"/a" + bad))
+
+
+@pytest.mark.parametrize("bad", _CONTROLS + _INJECTIONS)
+def test_control_bytes_in_reason_phrases_are_refused(bad: bytes) -> None:
+    with pytest.raises(sansio.LocalProtocolError, match="invalid reason phrase"):
+        server_after(GET11).send(Response(200, reason=b"O" + bad + b"K"))
+    with pytest.raises(sansio.LocalProtocolError, match="invalid reason phrase"):
+        server_after(GET11).send(InformationalResponse(103, reason=bad))
+
+
+def test_htab_is_allowed_inside_a_value_only() -> None:
+    conn = server_after(GET11)
+    wire = conn.send(Response(200, ((b"X", b"a\tb"), (b"Y", b""), (b"Content-Length", b"0"))))
+    assert b"X: a\tb\r\nY: \r\n" in wire
+    for value in (b"\ta", b"a\t", b" a", b"a "):
+        with pytest.raises(sansio.LocalProtocolError, match="surrounding whitespace"):
+            server_after(GET11).send(Response(200, ((b"X", b"ok"), (b"Y", value))))
+
+
+def test_a_dropped_connection_field_is_checked_too() -> None:
+    # The writer replaces the caller's Connection field with its own, but a bad one is
+    # still refused rather than silently dropped.
+    with pytest.raises(sansio.LocalProtocolError, match="connection"):
+        server_after(GET11).send(Response(200, ((b"connection", b"close\nX: y"),)))
+
+
+def _lowered(fields: sansio.Headers) -> sansio.Headers:
+    return tuple((name.lower(), value) for name, value in fields)
+
+
+@given(fields=hs.hostile_fields(), reason=hs.hostile_reasons())
+def test_whatever_send_accepts_reads_back_as_the_same_fields(
+    fields: sansio.Headers, reason: bytes
+) -> None:
+    """Values from all 256 bytes: refused with LocalProtocolError, or read back by our
+    own parser in the other role as exactly the fields sent, in both roles."""
+    client = sansio.Connection(sansio.CLIENT)
+    server = sansio.Connection(sansio.SERVER)
+    try:
+        wire = client.send(Request(b"GET", b"/", ((b"Host", b"x"), *fields), b"1.1"))
+        sent = fields
+    except sansio.LocalProtocolError:
+        wire = client.send(Request(b"GET", b"/", ((b"Host", b"x"),), b"1.1"))
+        sent = ()
+    wire += client.send(EndOfMessage())
+    assert feed(server, [wire]) == [
+        Request(b"GET", b"/", ((b"host", b"x"), *_lowered(sent)), b"1.1"),
+        EndOfMessage(),
+    ]
+    assert server.trailing_data == (b"", False)
+    try:
+        wire = server.send(Response(200, (*fields, (b"Content-Length", b"0")), b"1.1", reason))
+    except sansio.LocalProtocolError:
+        return
+    wire += server.send(EndOfMessage())
+    added = ((b"content-length", b"0"), (b"connection", b"keep-alive"))
+    assert feed(client, [wire]) == [
+        Response(200, _lowered(fields) + added, b"1.1", reason or b"OK"),
+        EndOfMessage(),
+    ]
+    assert client.trailing_data == (b"", False)

@@ -33,7 +33,6 @@ _STATUS_LINES = {
     for version in (b"1.0", b"1.1")
     for code, reason in _REASONS.items()
 }
-_TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
 
 # Checked and serialised Content-Length response heads, keyed by their (immutable,
 # hashable) headers tuple: a server that sends the same headers again skips the
@@ -41,7 +40,6 @@ _TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
 # not depend on the request, are kept; the cache is cleared when it fills.
 _CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
 _CHECKED_HEADS_MAX = 256
-_VALUE_CHARS_AND_LF = FIELD_VCHARS + b"\n"
 
 
 class BodyWriter(Protocol):
@@ -126,7 +124,13 @@ class CloseDelimitedWriter:
 
 
 def write_fields(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """``name: value`` CRLF for every field, after checking every name and value."""
+    """``name: value`` CRLF for every field, after checking every name and value.
+
+    Names must be tokens; values must be RFC 9110 §5.5 field values: field-vchars with
+    SP and HTAB only between them (a parser strips them at the edges, RFC 9112 §5, so
+    a value sent with them would not read back the same), and never CR, LF, NUL or
+    another control byte, which would end the field or the head early.
+    """
     headers = tuple(headers)
     if not headers:
         return b""
@@ -138,21 +142,42 @@ def write_fields(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
         raise LocalProtocolError(
             f"headers must be (name, value) pairs of bytes, got {headers[:3]!r}"
         ) from None
-    if joined_names.translate(None, _TOKEN_CHARS_AND_LF) or b"" in names:
-        bad = next(n for n in names if not n or n.translate(None, TOKEN_CHARS))
-        raise LocalProtocolError(f"invalid header name {bytes(bad)!r}")
-    if joined_values.translate(None, _VALUE_CHARS_AND_LF):
-        name, value = next(p for p in headers if p[1].translate(None, FIELD_VCHARS))
-        raise LocalProtocolError(
-            f"invalid character in the value of header {bytes(name)!r}: {bytes(value)!r}"
-        )
+    # One pass per join instead of one per field. Each join puts exactly len - 1 LFs
+    # between the pieces, and neither alphabet holds LF, so ``translate`` leaves exactly
+    # those LFs if and only if every piece is clean: a count, not a membership test, so
+    # an LF inside a value (issue 7) is an extra leftover byte. Once the counts hold,
+    # every LF in ``padded`` is a boundary, so whitespace next to one is at a value's edge.
+    separators = len(headers) - 1
     padded = b"\n" + joined_values + b"\n"
-    if b" \n" in padded or b"\t\n" in padded or b"\n " in padded or b"\n\t" in padded:
-        name, value = next(p for p in headers if p[1] != p[1].strip(b" \t"))
-        raise LocalProtocolError(
-            f"value of header {bytes(name)!r} has surrounding whitespace: {bytes(value)!r}"
-        )
+    if (
+        len(joined_names.translate(None, TOKEN_CHARS)) != separators
+        or b"" in names
+        or len(joined_values.translate(None, FIELD_VCHARS)) != separators
+        or b" \n" in padded
+        or b"\t\n" in padded
+        or b"\n " in padded
+        or b"\n\t" in padded
+    ):
+        raise _bad_field(headers)
     return b"\r\n".join(map(b": ".join, headers)) + b"\r\n"
+
+
+def _bad_field(headers: Headers) -> LocalProtocolError:
+    """The error for the first field that breaks the rules, checked one by one."""
+    for raw_name, raw_value in headers:
+        name, value = bytes(raw_name), bytes(raw_value)
+        if not name or name.translate(None, TOKEN_CHARS):
+            return LocalProtocolError(f"invalid header name {name!r}")
+        bad = value.translate(None, FIELD_VCHARS)
+        if bad:
+            return LocalProtocolError(
+                f"invalid character in the value of header {name!r} (0x{bad[0]:02x}): {value!r}"
+            )
+        if value != value.strip(b" \t"):
+            return LocalProtocolError(
+                f"value of header {name!r} has surrounding whitespace: {value!r}"
+            )
+    raise AssertionError("unreachable: the joined check flags only a bad field")
 
 
 def _lower_names(headers: Headers) -> list[bytes]:
@@ -256,6 +281,9 @@ def write_response(
     names = _lower_names(headers)
     cacheable = type(given) is tuple and b"connection" not in names
     if b"connection" in names:
+        # Our own Connection field replaces the caller's, but the event must still be
+        # clean: the caller's fields are checked whole before any is dropped.
+        write_fields(headers)
         if b"close" in _tokens(_values(headers, names, b"connection")):
             keep_alive = False
         headers = tuple(pair for pair, name in zip(headers, names) if name != b"connection")

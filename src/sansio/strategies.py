@@ -13,6 +13,9 @@ Hypothesis (``pip install hypothesis``); ``import sansio`` never imports it.
   with the ``Request`` a client must send before it can parse it.
 - ``hostile_requests()`` -> ``HostileRequest``: bytes every conforming server rejects,
   named by smuggling class (``HOSTILE_CLASSES``) with the status it must answer.
+- ``any_bytes()``, ``hostile_fields()``, ``hostile_methods()``, ``hostile_targets()``,
+  ``hostile_reasons()``: values an application might hand to ``send``, from all 256
+  byte values (CR, LF, NUL, controls, injections); ``send`` must refuse or round-trip them.
 - ``chunkings(data)`` -> ``list[bytes]``: ``data`` cut at random points, never into an
   empty piece (``receive_data(b"")`` means EOF).
 
@@ -71,10 +74,15 @@ __all__ = [
     "HostileRequest",
     "RequestFraming",
     "ResponseFraming",
+    "any_bytes",
     "chunkings",
     "coalesce",
     "field_values",
+    "hostile_fields",
+    "hostile_methods",
+    "hostile_reasons",
     "hostile_requests",
+    "hostile_targets",
     "mutations",
     "request_targets",
     "requests",
@@ -1017,6 +1025,76 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "body-too-large": _h_body_too_large,
 }
 assert set(_HOSTILE_BUILDERS) == set(HOSTILE_CLASSES)
+
+
+# -- hostile values for send ----------------------------------------------------------
+
+# Pieces that break a head when they reach the wire unchecked (CR, LF, NUL, other
+# controls, whitespace at a value's edge), and the injections attackers write with them.
+_SEND_BREAKERS = (
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"\r\n\r\n",
+    b"\x00",
+    b"\t",
+    b" ",
+    b":",
+    b"\x0b",
+    b"\x0c",
+    b"\x1b",
+    b"\x7f",
+    b"\x80",
+    b"\xff",
+    b"\nSet-Cookie: s=1",
+    b"\r\nSet-Cookie: s=1",
+    b"\nContent-Length: 5",
+    b"\n\nbody",
+    b"\x00\r\n",
+)
+
+
+def any_bytes(*, max_pieces: int = 6) -> st.SearchStrategy[bytes]:
+    """Bytes from all 256 values, possibly empty: ordinary text mixed with the bytes
+    and injections that split a head (CR, LF, NUL, controls, edge whitespace)."""
+    piece = st.one_of(
+        st.binary(max_size=4),
+        st.sampled_from(_SEND_BREAKERS),
+        st.text(_TCHARS, min_size=1, max_size=6).map(str.encode),
+    )
+    return st.lists(piece, max_size=max_pieces).map(b"".join)
+
+
+def hostile_fields(*, max_fields: int = 3) -> st.SearchStrategy[Headers]:
+    """Header (or trailer) fields an application might hand to ``send``: names and
+    values valid or drawn from ``any_bytes()``. Names never spell a field that changes
+    framing or persistence (Host, Content-Length, Connection ...), so that whatever
+    ``send`` accepts reads back as exactly these fields."""
+    names = st.one_of(st.sampled_from(_COMMON_NAMES), tokens(max_size=12), any_bytes()).filter(
+        lambda name: name.lower() not in _FRAMING_NAMES
+    )
+    values = st.one_of(field_values(max_words=3), any_bytes())
+    return st.lists(st.tuples(names, values), max_size=max_fields).map(tuple)
+
+
+def hostile_methods() -> st.SearchStrategy[bytes]:
+    """Methods for ``Request``: tokens, or any bytes (CR, LF, SP, NUL ...)."""
+    return st.one_of(st.sampled_from(_METHODS), tokens(max_size=8), any_bytes(max_pieces=3))
+
+
+def hostile_targets() -> st.SearchStrategy[bytes]:
+    """Request targets: valid ones, or valid ones with any bytes inserted."""
+    return st.one_of(
+        request_targets(),
+        st.tuples(request_targets(), any_bytes(max_pieces=3)).map(b"".join),
+        any_bytes(max_pieces=3),
+    )
+
+
+def hostile_reasons() -> st.SearchStrategy[bytes]:
+    """Reason phrases: valid ones (empty, words, HTAB and SP anywhere), or any bytes."""
+    return st.one_of(_reasons, any_bytes(max_pieces=4))
 
 
 # -- segmentation and near misses -----------------------------------------------------

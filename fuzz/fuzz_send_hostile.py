@@ -1,0 +1,146 @@
+"""Hostile values in the events we send: refused, or read back exactly, in both roles.
+
+Invariant: for a request (client role) or a 1xx + response + trailers (server role)
+whose method, target, header and trailer names and values, and reason phrase are drawn
+from all 256 byte values (``sansio.strategies.any_bytes`` and friends), ``send`` either
+raises ``LocalProtocolError`` (nothing else, and the connection has not moved) or
+returns bytes that our own parser in the other role reads back as exactly the events
+sent: the same fields in the same order (names lower-cased), plus only the framing and
+``Connection`` fields the writer adds, the same body, and nothing after it. And ``send``
+refuses exactly what an independent oracle, written from the RFC grammar below, calls
+invalid: no header injection (issue 7), and no over-eager refusal either.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import sansio
+from sansio import strategies as hs
+
+from ._harness import counted, feed
+
+# The oracle: the RFC grammar as regular expressions, independent of the core's tables.
+# RFC 9110 §5.6.2: token = 1*tchar
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# RFC 9110 §5.5: field-value = *field-content
+#   field-content = field-vchar [ 1*( SP / HTAB / field-vchar ) field-vchar ]
+#   field-vchar   = VCHAR / obs-text
+# so SP and HTAB only inside a value, never at its edges (a parser strips them, RFC
+# 9112 §5: a value sent with them would not read back the same).
+_FIELD_VALUE = re.compile(
+    rb"(?:[\x21-\x7e\x80-\xff](?:[\t \x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+)
+# RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+_REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*")
+# RFC 9112 §3.2, RFC 3986 §2: every request-target form is printable ASCII without SP.
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+
+
+def _fields_ok(fields: sansio.Headers) -> bool:
+    return all(
+        _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
+        for name, value in fields
+    )
+
+
+def _lowered(fields: sansio.Headers) -> sansio.Headers:
+    return tuple((name.lower(), value) for name, value in fields)
+
+
+def _reason_read_back(reason: bytes, status: int) -> bytes:
+    return reason or HTTPStatus(status).phrase.encode("ascii")
+
+
+_REPRO = ((b"x-a", b"a\nSet-Cookie: s=1"), (b"x-b", b"b"))
+
+
+@example(method=b"GET", target=b"/", fields=((b"x-a", b"a\nContent-Length: 5"),), version=b"1.0")
+@example(method=b"GET", target=b"/", fields=_REPRO, version=b"1.1")
+@given(
+    method=hs.hostile_methods(),
+    target=hs.hostile_targets(),
+    fields=hs.hostile_fields(),
+    version=st.sampled_from((b"1.0", b"1.1")),
+)
+@counted
+def test_client_sends_hostile_values_refused_or_read_back(
+    method: bytes, target: bytes, fields: sansio.Headers, version: bytes
+) -> None:
+    chunked = version == b"1.1"
+    framing = ((b"host", b"x"), (b"transfer-encoding", b"chunked")) if chunked else ()
+    request = sansio.Request(method, target, fields + framing, version)
+    trailers = fields if chunked else ()
+    valid = (
+        _TOKEN.fullmatch(method) is not None
+        and _TARGET.fullmatch(target) is not None
+        and _fields_ok(fields)
+        and not (version == b"1.0" and method in (b"POST", b"PUT", b"PATCH"))
+    )
+    client = sansio.Connection(sansio.CLIENT)
+    try:
+        wire = client.send(request)
+        wire += client.send(sansio.Data(b"body")) if chunked else b""
+        wire += client.send(sansio.EndOfMessage(trailers))
+    except sansio.LocalProtocolError:
+        assert not valid, request
+        return
+    assert valid, (request, wire)
+    server = sansio.Connection(sansio.SERVER)
+    got = feed(server, [wire])
+    assert got.error is None, (wire, got.error)
+    expected = sansio.Request(method, target, _lowered(request.headers), version)
+    body = (sansio.Data(b"body"),) if chunked else ()
+    assert got.events == (expected, *body, sansio.EndOfMessage(_lowered(trailers))), wire
+    # Nothing after the message: PAUSED, or NEED_DATA on a connection that must close.
+    assert server.next_event() in (sansio.PAUSED, sansio.NEED_DATA)
+    assert server.trailing_data == (b"", False)
+
+
+@example(fields=_REPRO, reason=b"", interim=False)
+@example(fields=(), reason=b"OK\r\nSet-Cookie: s=1", interim=False)
+@given(fields=hs.hostile_fields(), reason=hs.hostile_reasons(), interim=st.booleans())
+@counted
+def test_server_sends_hostile_values_refused_or_read_back(
+    fields: sansio.Headers, reason: bytes, interim: bool
+) -> None:
+    client = sansio.Connection(sansio.CLIENT)
+    server = sansio.Connection(sansio.SERVER)
+    wire = client.send(sansio.Request(b"GET", b"/", ((b"host", b"x"),), b"1.1"))
+    wire += client.send(sansio.EndOfMessage())
+    assert feed(server, [wire]).error is None
+    valid = _fields_ok(fields) and _REASON.fullmatch(reason) is not None
+    informational = sansio.InformationalResponse(103, fields, reason=reason)
+    response = sansio.Response(200, fields, b"1.1", reason)
+    try:
+        wire = server.send(informational) if interim else b""
+        wire += server.send(response)
+        wire += server.send(sansio.Data(b"body"))
+        wire += server.send(sansio.EndOfMessage(fields))
+    except sansio.LocalProtocolError:
+        assert not valid, (fields, reason)
+        assert server.our_state is sansio.SEND_RESPONSE  # nothing was sent
+        return
+    assert valid, (fields, reason, wire)
+    got = feed(client, [wire])
+    assert got.error is None, (wire, got.error)
+    added = ((b"transfer-encoding", b"chunked"), (b"connection", b"keep-alive"))
+    expected_response = sansio.Response(
+        200, _lowered(fields) + added, b"1.1", _reason_read_back(reason, 200)
+    )
+    heads: tuple[sansio.Event, ...] = (expected_response,)
+    if interim:
+        heads = (
+            sansio.InformationalResponse(
+                103, _lowered(fields), b"1.1", _reason_read_back(reason, 103)
+            ),
+            *heads,
+        )
+    body = sansio.Data(b"body")
+    assert got.events == (*heads, body, sansio.EndOfMessage(_lowered(fields))), wire
+    assert client.next_event() is sansio.PAUSED
+    assert client.trailing_data == (b"", False)
