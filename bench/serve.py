@@ -1,30 +1,32 @@
-"""Servers side by side: h10 against a bare epoll loop, uvicorn, waitress, http.server.
+"""Servers side by side on the workloads people bring: hello, static files (small and
+1 MiB), a streamed response, an upload, WSGI hello and a Flask JSON route.
 
-One run starts each server in turn, pinned to its own CPUs, and loads it from the
-other CPUs with
+One run starts each contender in turn, pinned to its own CPU, loads it from the other
+CPU and prints, per workload, requests per second, p99 latency, throughput and the
+server's peak memory (RSS of its process tree), then the project's targets with
+"met" or "MISSED" next to each:
 
-- ``wrk``: HTTP/1.1 keep-alive, 50 connections (``-t1 -c50``), and
-- ``ab``: HTTP/1.0, a new connection per request (``-c50``),
+- a small static file, keep-alive: at least 0.8x h10's own ``--hello`` req/s, p99 at
+  most 2x its p99, and at least 10x ``python -m http.server``;
+- a 1 MiB file: at least 0.9x nginx's throughput;
+- ``--hello`` keep-alive at least 0.5x ``bench/minimal_loop.py`` (a bare epoll loop that
+  parses nothing: the ceiling for one Python process), and HTTP/1.0 ``ab`` at least 1x it;
+- WSGI on its default thread pool: hello at least 1.5x waitress, Flask at least 1.2x
+  waitress; inline (``--threads 0``) at least 2x waitress on both.
 
-then prints requests per second, p99 latency, and the ratios the project aims for:
-
-- h10 keep-alive at least 4x uvicorn (httptools + uvloop),
-- h10 keep-alive at least 40% of the minimal loop (``bench/minimal_loop.py``: a bare
-  Python epoll loop that answers every ``\\r\\n\\r\\n`` with a canned response; the
-  ceiling for one Python process, since it parses nothing),
-- h10 under ab at least equal to the minimal loop.
-
-Every server answers ``Hello, world!`` (13 bytes) with access logging off; the
-http.server row serves a 13-byte file (it cannot do anything else).
+Loads: ``wrk -t1`` with HTTP/1.1 keep-alive (50 connections; 10 for the 1 MiB
+workloads), and ``ab -c50`` (HTTP/1.0, a new connection per request) for hello and the
+small file. Every server logs nothing per request.
 
 Usage::
 
-    python bench/serve.py               # about 1 minute: 3 s per server and tool
-    python bench/serve.py --quick       # a smoke run: 1 s each, rough numbers
+    python bench/serve.py                     # about 3 minutes: 3 s per server and tool
+    python bench/serve.py --quick             # a smoke run: 1 s each, rough numbers
+    python bench/serve.py --only static --only hello
     python bench/serve.py --server-cpus 0 --client-cpus 1
 
-Needs wrk, ab (apache2-utils) and taskset, plus ``pip install '.[bench]'``. Numbers
-are only comparable within one run on an otherwise idle machine.
+Needs wrk, ab (apache2-utils), nginx and taskset, plus ``pip install '.[bench]'``.
+Numbers are only comparable within one run on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -40,26 +42,44 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
-CONNECTIONS = 50
+SMALL = b"Hello, world!\n"  # 14 bytes
+BIG_SIZE = 1 << 20
+UPLOAD_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
 class Contender:
+    workload: str
     name: str
     command: list[str]
     path: str = "/"
+    connections: int = 50
+    ab: bool = False
+    """Also load it with ab (HTTP/1.0, a connection per request)."""
+    lua: str = ""
+    """A wrk script (the upload workload posts a body)."""
 
 
 @dataclass
 class Result:
     rps: float = 0.0
     p99_ms: float = 0.0
+    mb_s: float = 0.0
     errors: int = 0
+    note: str = ""
+
+
+@dataclass
+class Row:
+    contender: Contender
+    wrk: Result = field(default_factory=Result)
+    ab: Result | None = None
+    peak_rss_mib: float = 0.0
 
 
 def free_port() -> int:
@@ -68,64 +88,124 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def contenders(port: int, docroot: Path) -> list[Contender]:
+def nginx_config(tmp: Path, port: int, docroot: Path) -> Path:
+    """A one-worker nginx serving ``docroot`` as nginx is usually tuned for files."""
+    conf = tmp / f"nginx-{port}.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"""{user}worker_processes 1;
+daemon off;
+pid {tmp}/nginx-{port}.pid;
+error_log {tmp}/nginx-{port}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    types {{ text/plain txt; application/octet-stream bin; }}
+    server {{ listen 127.0.0.1:{port}; root {docroot}; }}
+}}
+"""
+    )
+    return conf
+
+
+def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Contender]:
     py = sys.executable
-    return [
+    h10 = [py, "-m", "driver", "-b", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    nginx = ["nginx", "-c", str(nginx_config(tmp, port, docroot)), "-p", str(tmp)]
+    http_server = [py, "-m", "http.server", "-b", "127.0.0.1", "-d", str(docroot), str(port)]
+    uvicorn = [py, "-m", "uvicorn", "hello_apps:asgi", "--host", "127.0.0.1", "--port", str(port)]
+    uvicorn += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    uvicorn += ["--log-level", "warning"]
+    waitress = [py, "-m", "waitress", "--host=127.0.0.1", f"--port={port}"]
+    gunicorn = [py, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--log-level"]
+    gunicorn += ["warning"]
+    gthread = [*gunicorn, "-k", "gthread", "--threads", "8"]
+    out: list[Contender] = [
+        Contender("hello", "h10 --hello", [*h10, "--hello"], ab=True),
         Contender(
-            "h10 --hello",
-            [py, "-m", "driver", "--hello", "-b", "127.0.0.1", "-p", str(port), "--no-access-log"],
+            "hello", "minimal epoll loop", [py, str(HERE / "minimal_loop.py"), str(port)], ab=True
         ),
-        Contender("minimal epoll loop", [py, str(HERE / "minimal_loop.py"), str(port)]),
-        Contender(
-            "uvicorn httptools+uvloop",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "hello_apps:asgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-        ),
-        Contender(
-            "waitress",
-            [py, "-m", "waitress", "--host=127.0.0.1", f"--port={port}", "hello_apps:wsgi"],
-        ),
-        Contender(
-            "python -m http.server",
-            [py, "-m", "http.server", "-b", "127.0.0.1", "-d", str(docroot), str(port)],
-            path="/hello.txt",
-        ),
+        Contender("hello", "uvicorn httptools+uvloop", uvicorn, ab=True),
+        Contender("hello", "waitress", [*waitress, "hello_apps:wsgi"], ab=True),
     ]
+    for name, command in (
+        ("h10", [*h10, "-d", str(docroot)]),
+        ("nginx", nginx),
+        ("http.server", http_server),
+    ):
+        out.append(Contender("static 14 B", name, command, "/small.txt", ab=True))
+    for name, command in (
+        ("h10", [*h10, "-d", str(docroot)]),
+        ("nginx", nginx),
+        ("http.server", http_server),
+    ):
+        out.append(Contender("static 1 MiB", name, command, "/big.bin", connections=10))
+    apps = [py, str(HERE / "h10_apps.py")]
+    out.append(
+        Contender("stream 1 MiB", "h10 iterable", [*apps, "stream", str(port)], connections=10)
+    )
+    out.append(
+        Contender(
+            "upload 1 MiB",
+            "h10 streaming app",
+            [*apps, "upload", str(port)],
+            connections=10,
+            lua=upload_lua,
+        )
+    )
+    for workload, app, path in (
+        ("wsgi hello", "hello_apps:wsgi", "/"),
+        ("flask json", "flask_app:app", "/json"),
+    ):
+        out += [
+            Contender(workload, "h10 --wsgi", [*h10, "--wsgi", app], path),
+            Contender(
+                workload, "h10 --wsgi --threads 0", [*h10, "--wsgi", app, "--threads", "0"], path
+            ),
+            Contender(workload, "waitress", [*waitress, app], path),
+            Contender(workload, "gunicorn sync", [*gunicorn, app], path),
+            Contender(workload, "gunicorn gthread", [*gthread, app], path),
+        ]
+    return out
 
 
 def wait_until_serving(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 20
-    request = f"GET {path} HTTP/1.0\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
+            raise RuntimeError(f"exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
                 sock.sendall(request)
-                data = b""
-                while chunk := sock.recv(4096):
-                    data += chunk
-                if data.endswith(b"Hello, world!"):
+                data = sock.recv(64)
+                if re.match(rb"HTTP/1\.[01] 200", data):
                     return
         except OSError:
             pass
         time.sleep(0.05)
-    raise RuntimeError("server did not answer in 20 s")
+    raise RuntimeError("did not answer 200 in 20 s")
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of ``pid`` and its descendants, in MiB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pids.extend(int(child) for child in children)
+    return total / 1024
 
 
 @contextlib.contextmanager
@@ -136,6 +216,7 @@ def running(contender: Contender, cpus: str) -> Iterator[subprocess.Popen[bytes]
         ["taskset", "-c", cpus, *contender.command],
         cwd=HERE,
         env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -154,31 +235,24 @@ def _latency_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, seconds: int, cpus: str) -> Result:
+def _megabytes(value: str, unit: str) -> float:
+    return float(value) * {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[unit]
+
+
+def run_wrk(url: str, seconds: int, cpus: str, connections: int, lua: str) -> Result:
+    script = ["-s", lua] if lua else []
+    command = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command += ["--latency", "--timeout", "5s", *script, url]
     out = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            cpus,
-            "wrk",
-            "-t1",
-            f"-c{CONNECTIONS}",
-            f"-d{seconds}s",
-            "--latency",
-            "--timeout",
-            "5s",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
+        command, capture_output=True, text=True, timeout=seconds + 30, check=True
     ).stdout
     result = Result()
     if match := re.search(r"Requests/sec:\s+([\d.]+)", out):
         result.rps = float(match.group(1))
     if match := re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE):
         result.p99_ms = _latency_ms(match.group(1), match.group(2))
+    if match := re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out):
+        result.mb_s = _megabytes(match.group(1), match.group(2))
     if match := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     ):
@@ -188,28 +262,10 @@ def run_wrk(url: str, seconds: int, cpus: str) -> Result:
     return result
 
 
-def run_ab(url: str, seconds: int, cpus: str) -> Result:
-    proc = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            cpus,
-            "ab",
-            "-q",
-            "-t",
-            str(seconds),
-            "-n",
-            "10000000",
-            "-c",
-            str(CONNECTIONS),
-            "-s",
-            "10",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    )
+def run_ab(url: str, seconds: int, cpus: str, connections: int) -> Result:
+    command = ["taskset", "-c", cpus, "ab", "-q", "-t", str(seconds), "-n", "10000000"]
+    command += ["-c", str(connections), "-s", "10", url]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     out = proc.stdout
     result = Result()
     if match := re.search(r"Requests per second:\s+([\d.]+)", out):
@@ -230,8 +286,24 @@ def default_cpus() -> tuple[str, str]:
     if len(cpus) < 2:
         return str(cpus[0]), str(cpus[0])
     half = max(1, len(cpus) // 2)
-    # The server gets one CPU (every contender is one process); the clients the rest.
+    # The server gets one CPU (each contender runs one worker); the clients the rest.
     return str(cpus[0]), ",".join(str(c) for c in cpus[half:]) or str(cpus[-1])
+
+
+def measure(contender: Contender, port: int, seconds: int, args: argparse.Namespace) -> Row:
+    row = Row(contender)
+    url = f"http://127.0.0.1:{port}{contender.path}"
+    try:
+        with running(contender, args.server_cpus) as proc:
+            wait_until_serving(port, contender.path, proc)
+            row.wrk = run_wrk(url, seconds, args.client_cpus, contender.connections, contender.lua)
+            if contender.ab:
+                time.sleep(0.3)
+                row.ab = run_ab(url, seconds, args.client_cpus, contender.connections)
+            row.peak_rss_mib = tree_peak_rss_mib(proc.pid)
+    except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        row.wrk.note = f"failed: {exc}"
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,85 +317,127 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="run only contenders whose name contains this (repeatable)",
+        help="run only contenders whose workload or name contains this (repeatable)",
     )
     args = parser.parse_args(argv)
-    for tool in ("wrk", "ab", "taskset"):
+    for tool in ("wrk", "ab", "taskset", "nginx"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
             return 2
     seconds = 1 if args.quick else max(1, args.seconds)
     print(
         f"server CPUs {args.server_cpus}, client CPUs {args.client_cpus}, "
-        f"{seconds:g} s per run, {CONNECTIONS} connections, load "
-        f"{os.getloadavg()[0]:.2f}"
+        f"{seconds:g} s per run, load {os.getloadavg()[0]:.2f}"
     )
-    results: dict[str, tuple[Result, Result]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        docroot = Path(tmp)
-        (docroot / "hello.txt").write_bytes(b"Hello, world!")
-        for name in [c.name for c in contenders(0, docroot)]:
-            if args.only and not any(word in name for word in args.only):
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        os.chmod(tmp, 0o755)
+        docroot = tmp / "docroot"
+        docroot.mkdir()
+        (docroot / "small.txt").write_bytes(SMALL)
+        (docroot / "big.bin").write_bytes(os.urandom(BIG_SIZE))
+        upload_lua = tmp / "upload.lua"
+        upload_lua.write_text(
+            f'wrk.method = "POST"\nwrk.body = string.rep("x", {UPLOAD_SIZE})\n'
+            'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+        )
+        for index, template in enumerate(contenders(0, docroot, tmp, str(upload_lua))):
+            label = f"{template.workload} {template.name}"
+            if args.only and not any(word in label for word in args.only):
                 continue
             port = free_port()
-            contender = next(c for c in contenders(port, docroot) if c.name == name)
-            url = f"http://127.0.0.1:{port}{contender.path}"
-            with running(contender, args.server_cpus) as proc:
-                wait_until_serving(port, contender.path, proc)
-                keepalive = run_wrk(url, seconds, args.client_cpus)
-                time.sleep(0.3)
-                per_connection = run_ab(url, seconds, args.client_cpus)
-            results[contender.name] = (keepalive, per_connection)
+            contender = contenders(port, docroot, tmp, str(upload_lua))[index]
+            row = measure(contender, port, seconds, args)
+            rows.append(row)
+            ab = f", ab {row.ab.rps:,.0f} req/s" if row.ab else ""
             print(
-                f"  {contender.name}: wrk {keepalive.rps:,.0f} req/s, "
-                f"ab {per_connection.rps:,.0f} req/s",
-                flush=True,
+                f"  {label}: wrk {row.wrk.rps:,.0f} req/s{ab} {row.wrk.note}".rstrip(), flush=True
             )
             time.sleep(0.5)  # let TIME_WAIT and the CPU settle
-    print_table(results)
+    print_table(rows)
+    print_targets(rows)
     return 0
 
 
-def ratio(value: float, base: tuple[Result, Result] | None, index: int) -> str:
-    """``value`` over the ``index``-th (0: wrk, 1: ab) rate of ``base``."""
-    reference = base[index].rps if base else 0.0
-    return f"{value / reference:.2f}x" if reference else "-"
-
-
-def print_table(results: dict[str, tuple[Result, Result]]) -> None:
-    minimal = results.get("minimal epoll loop")
-    uvicorn = results.get("uvicorn httptools+uvloop")
+def print_table(rows: list[Row]) -> None:
     print()
     header = (
-        f"{'server':<26} {'wrk 1.1 ka req/s':>17} {'p99 ms':>8} {'vs minimal':>11} "
-        f"{'vs uvicorn':>11} {'ab 1.0 req/s':>13} {'p99 ms':>7} {'vs minimal':>11}"
+        f"{'workload':<13} {'server':<25} {'wrk req/s':>10} {'p99 ms':>8} {'MB/s':>8} "
+        f"{'ab req/s':>9} {'ab p99':>7} {'RSS MiB':>8}"
     )
     print(header)
     print("-" * len(header))
-    for name, (wrk, ab) in results.items():
+    for row in rows:
+        wrk, ab = row.wrk, row.ab
+        if wrk.note:
+            print(f"{row.contender.workload:<13} {row.contender.name:<25} {wrk.note}")
+            continue
+        ab_text = f"{ab.rps:>9,.0f} {ab.p99_ms:>7.0f}" if ab else f"{'-':>9} {'-':>7}"
         errors = ""
-        if wrk.errors or ab.errors:
-            errors = f"  (errors: wrk {wrk.errors}, ab {ab.errors})"
+        if wrk.errors or (ab and ab.errors):
+            errors = f"  (errors: wrk {wrk.errors}, ab {ab.errors if ab else 0})"
         print(
-            f"{name:<26} {wrk.rps:>17,.0f} {wrk.p99_ms:>8.2f} {ratio(wrk.rps, minimal, 0):>11} "
-            f"{ratio(wrk.rps, uvicorn, 0):>11} {ab.rps:>13,.0f} {ab.p99_ms:>7.0f} "
-            f"{ratio(ab.rps, minimal, 1):>11}{errors}"
+            f"{row.contender.workload:<13} {row.contender.name:<25} {wrk.rps:>10,.0f} "
+            f"{wrk.p99_ms:>8.2f} {wrk.mb_s:>8.1f} {ab_text} {row.peak_rss_mib:>8.1f}{errors}"
         )
-    h10 = results.get("h10 --hello")
-    if h10 is None:
+
+
+def _find(rows: list[Row], workload: str, name: str) -> Row | None:
+    for row in rows:
+        if row.contender.workload == workload and row.contender.name == name and not row.wrk.note:
+            return row
+    return None
+
+
+def print_targets(rows: list[Row]) -> None:
+    checks: list[tuple[str, float, float, bool]] = []  # label, value, target, higher is better
+
+    def ratio(
+        label: str, a: float | None, b: float | None, target: float, higher: bool = True
+    ) -> None:
+        if a is not None and b:
+            checks.append((label, a / b, target, higher))
+
+    hello = _find(rows, "hello", "h10 --hello")
+    minimal = _find(rows, "hello", "minimal epoll loop")
+    small = _find(rows, "static 14 B", "h10")
+    http_small = _find(rows, "static 14 B", "http.server")
+    big = _find(rows, "static 1 MiB", "h10")
+    nginx_big = _find(rows, "static 1 MiB", "nginx")
+    if small and hello:
+        ratio("small file keep-alive req/s >= 0.8x h10 --hello", small.wrk.rps, hello.wrk.rps, 0.8)
+        ratio(
+            "small file p99 <= 2x h10 --hello p99", small.wrk.p99_ms, hello.wrk.p99_ms, 2.0, False
+        )
+    if small and http_small:
+        ratio("small file req/s >= 10x http.server", small.wrk.rps, http_small.wrk.rps, 10.0)
+    if big and nginx_big:
+        ratio("1 MiB file MB/s >= 0.9x nginx", big.wrk.mb_s, nginx_big.wrk.mb_s, 0.9)
+    if hello and minimal:
+        ratio("--hello keep-alive >= 0.5x the minimal loop", hello.wrk.rps, minimal.wrk.rps, 0.5)
+        if hello.ab and minimal.ab:
+            ratio("--hello ab (HTTP/1.0) >= 1x the minimal loop", hello.ab.rps, minimal.ab.rps, 1.0)
+    for workload, pooled in (("wsgi hello", 1.5), ("flask json", 1.2)):
+        waitress = _find(rows, workload, "waitress")
+        base = waitress.wrk.rps if waitress else None
+        row = _find(rows, workload, "h10 --wsgi")
+        inline = _find(rows, workload, "h10 --wsgi --threads 0")
+        ratio(
+            f"{workload}: default threads >= {pooled:g}x waitress",
+            row.wrk.rps if row else None,
+            base,
+            pooled,
+        )
+        ratio(
+            f"{workload}: --threads 0 >= 2x waitress", inline.wrk.rps if inline else None, base, 2.0
+        )
+    if not checks:
         return
     print()
-    checks = []
-    if uvicorn:
-        checks.append(("h10 keep-alive >= 4x uvicorn", h10[0].rps / uvicorn[0].rps, 4.0))
-    if minimal:
-        checks.append(
-            ("h10 keep-alive >= 40% of the minimal loop", h10[0].rps / minimal[0].rps, 0.40)
-        )
-        checks.append(("h10 ab >= the minimal loop", h10[1].rps / minimal[1].rps, 1.0))
-    for label, value, target in checks:
-        verdict = "met" if value >= target else "MISSED"
-        print(f"Target: {label}: {value:.2f} (target {target:g}) {verdict}")
+    for label, value, target, higher in checks:
+        met = value >= target if higher else value <= target
+        print(f"Target: {label}: {value:.2f}x (target {target:g}x) {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":

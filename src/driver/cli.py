@@ -1,10 +1,20 @@
-"""The command line: ``python -m driver [DIRECTORY] [options]``."""
+"""The command line: ``python -m driver [options] [PORT]``, as ``python -m http.server``.
+
+It takes http.server's own forms (a positional port, ``-d/--directory``, ``-b/--bind``,
+``-p/--protocol HTTP/1.1``) next to its own (``--port``, a positional directory). Every
+startup mistake (a missing directory, a port in use, an address that does not resolve,
+an option that does not apply) is one line on standard error and exit code 2, never a
+traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
+from typing import NoReturn
 
 from .app import App
 from .config import Config, cpu_count, default_backlog
@@ -14,36 +24,96 @@ from .server import serve
 __all__ = ["build_parser", "main"]
 
 
+PROG = "python -m driver"
+# What bind() and listen() say when the address cannot be had.
+_LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL, errno.EPERM})
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
 def _count(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {text}")
+    return value
+
+
+class _PortOrProtocol(argparse.Action):
+    """``-p``: our port, or http.server's ``--protocol HTTP/1.x`` (both are accepted).
+
+    http.server's ``-p`` picks the HTTP version it answers with; this server answers
+    each client in its own version (1.0 or 1.1), so the value is only checked."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        text = str(values)
+        if text.upper() in ("HTTP/1.0", "HTTP/1.1"):
+            namespace.protocol = text.upper()
+            return
+        try:
+            namespace.port = _port(text)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument {option_string}: {exc} (or HTTP/1.0, HTTP/1.1)")
+
+
+def _protocol(text: str) -> str:
+    if text.upper() not in ("HTTP/1.0", "HTTP/1.1"):
+        raise argparse.ArgumentTypeError(f"HTTP/1.0 or HTTP/1.1, not {text!r}")
+    return text.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m driver",
+        prog=PROG,
+        usage=f"{PROG} [options] [PORT]",
         description=(
             "A fast HTTP/1.0 (and 1.1) server on one epoll loop per process. By default "
-            "it serves DIRECTORY like `python -m http.server`, with sendfile, Range "
-            "requests, If-Modified-Since and keep-alive."
+            "it serves the current directory like `python -m http.server`, with sendfile, "
+            "Range requests, conditional requests and keep-alive. It takes http.server's "
+            "arguments: `python -m driver 8080 -d public -b 127.0.0.1`."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "directory",
+        "where",
         nargs="?",
-        default=os.curdir,
-        metavar="DIRECTORY",
-        help="directory to serve",
+        default=None,
+        metavar="PORT",
+        help="port to listen on, as http.server takes it (default 8000); a directory "
+        "name here is also accepted, as earlier versions took it",
+    )
+    parser.add_argument(
+        "-d",
+        "--directory",
+        default=None,
+        metavar="DIR",
+        help="directory to serve (default: the current directory)",
     )
     parser.add_argument(
         "-b",
@@ -54,10 +124,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-p",
+        dest="port",
+        action=_PortOrProtocol,
+        metavar="PORT",
+        help="port to listen on; 0 picks a free port (printed on start). "
+        "http.server's `-p HTTP/1.1` is accepted too",
+    )
+    parser.add_argument(
         "--port",
-        type=int,
-        default=8000,
-        help="port to listen on; 0 picks a free port (printed on start)",
+        dest="port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="port to listen on (default 8000)",
+    )
+    parser.add_argument(
+        "--protocol",
+        type=_protocol,
+        default=None,
+        metavar="VERSION",
+        help="accepted for http.server compatibility; each client is answered in its "
+        "own HTTP version (1.0 or 1.1)",
+    )
+    parser.add_argument(
+        "--cgi",
+        action="store_true",
+        help="http.server's CGI mode is not supported (an error, not ignored)",
     )
     apps = parser.add_mutually_exclusive_group()
     apps.add_argument(
@@ -83,7 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="listen backlog (capped by net.core.somaxconn)",
     )
-    parser.add_argument("--nodelay", action="store_true", help="set TCP_NODELAY on client sockets")
+    parser.add_argument(
+        "--nodelay",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TCP_NODELAY on client sockets (default: on, as nginx's tcp_nodelay)",
+    )
     parser.add_argument(
         "--cork", action="store_true", help="set TCP_CORK around each response's writes"
     )
@@ -152,16 +249,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
-    config = Config(
+def _fail(message: str) -> NoReturn:
+    """A startup mistake: one line, exit code 2 (as argparse does for bad options)."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _resolve_where(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Sort the positional argument into a port (http.server's form) or a directory."""
+    where = args.where
+    if where is None:
+        return
+    if where.isdigit():
+        if args.port is not None and args.port != int(where):
+            parser.error(f"two ports given: {where} and {args.port}")
+        try:
+            args.port = _port(where)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(str(exc))
+    elif args.directory is not None:
+        parser.error(f"two directories given: {where!r} and {args.directory!r}")
+    else:
+        args.directory = where
+
+
+def _check_directory(path: str) -> None:
+    if not os.path.exists(path):
+        _fail(f"directory {path!r} does not exist")
+    if not os.path.isdir(path):
+        _fail(f"{path!r} is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        _fail(f"directory {path!r} is not readable")
+
+
+def _check_bind(host: str) -> None:
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        _fail(f"cannot listen on {host!r}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    options: dict[str, object] = {}
+    if args.nodelay is not None:
+        options["nodelay"] = args.nodelay
+    return Config(
         host=args.bind,
-        port=args.port,
+        port=8000 if args.port is None else args.port,
         backlog=args.backlog,
         workers=args.workers,
         edge_triggered=args.edge_triggered,
-        nodelay=args.nodelay,
         cork=args.cork,
         max_connections=args.max_connections or 0,
         header_timeout=args.header_timeout,
@@ -171,7 +308,21 @@ def main(argv: list[str] | None = None) -> int:
         max_body_size=args.max_body_size,
         access_log=not args.no_access_log,
         access_log_path=args.access_log,
+        **options,  # type: ignore[arg-type]
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _resolve_where(parser, args)
+    if args.cgi:
+        _fail("--cgi is not supported: serve CGI scripts with a WSGI app (--wsgi) instead")
+    if args.directory is not None and (args.hello or args.wsgi):
+        _fail("-d/--directory serves files; it does not apply with --hello or --wsgi")
+    _check_bind(args.bind)
+    setup_logging(args.log_level)
+    config = _config(args)
     app: App
     if args.hello:
         from .hello import hello_app
@@ -181,15 +332,19 @@ def main(argv: list[str] | None = None) -> int:
         from .wsgi import wsgi_app
 
         sys.path.insert(0, os.getcwd())
-        app = wsgi_app(args.wsgi, host=args.bind, port=args.port, multiprocess=args.workers > 1)
+        app = wsgi_app(args.wsgi, host=args.bind, port=config.port, multiprocess=args.workers > 1)
         what = f"WSGI app {args.wsgi}"
     else:
         from .static import StaticFiles
 
-        app, what = StaticFiles(args.directory), f"HTTP ({os.path.abspath(args.directory)})"
+        directory = os.curdir if args.directory is None else args.directory
+        _check_directory(directory)
+        app, what = StaticFiles(directory), f"HTTP ({os.path.abspath(directory)})"
     try:
         serve(app, config, what=what)
     except OSError as exc:
-        print(f"python -m driver: {exc}", file=sys.stderr)
-        return 1
+        if exc.errno not in _LISTEN_ERRORS:
+            raise
+        # Listening failed (address in use, a privileged port, ...): a startup mistake.
+        _fail(f"cannot listen on {args.bind} port {config.port}: {exc.strerror or exc}")
     return 0
