@@ -316,9 +316,9 @@ _NATIVE_REPLIES: dict[bytes, Any] = {
     b"/header-triple": driver.Reply(200, ((b"x-a", b"1", b"2"),), b"x"),  # type: ignore[arg-type]
     b"/header-length-plus": driver.Reply(200, ((b"Content-Length", b"+2"),), b"xy"),
     b"/not-a-reply": b"HTTP/1.0 200 OK\r\n\r\n",
-    # Not in the declared type, but accepted (and copied) at run time.
-    b"/bytearray": driver.Reply(200, (), bytearray(b"from a bytearray")),  # type: ignore[arg-type]
-    b"/memoryview": driver.Reply(200, (), memoryview(b"xxfrom a memoryview")[2:]),  # type: ignore[arg-type]
+    # Copied when the reply is sent (the app may reuse its buffer).
+    b"/bytearray": driver.Reply(200, (), bytearray(b"from a bytearray")),
+    b"/memoryview": driver.Reply(200, (), memoryview(b"xxfrom a memoryview")[2:]),
     b"/204-length": driver.Reply(204, ((b"Content-Length", b"0"),)),
     b"/204-chunked": driver.Reply(204, ((b"Transfer-Encoding", b"chunked"),)),
     b"/304-length": driver.Reply(304, ((b"Content-Length", b"42"),)),
