@@ -316,6 +316,9 @@ class Loop:
             self._wake_w.close()
             os.close(self._eventfd)
 
+    def on_wake(self) -> None:
+        """Called once per round, after the poll (the Date header is refreshed here)."""
+
     def tick(self) -> None:
         """Called once per round, after the callbacks (the access log flushes here)."""
 
@@ -356,6 +359,7 @@ class Loop:
                 timeout = -1
             events = poll(timeout)
             self.now = monotonic()
+            self.on_wake()
             for fd, mask in events:
                 handler = handlers.get(fd)
                 if handler is None:

@@ -77,10 +77,8 @@ class HTTPProtocol(ResponseWriter):
         "on_data",
         "on_end",
         "phase",
-        "processing",
         "reading",
         "req_done",
-        "scheduled",
         "timer_at",
     )
 
@@ -95,8 +93,6 @@ class HTTPProtocol(ResponseWriter):
         self.on_end: Callable[[], None] | None = None
         self.app_paused = False
         self.discarded = 0
-        self.processing = False
-        self.scheduled = False
         self.reading = True
         self.eof = False
 
@@ -203,12 +199,6 @@ class HTTPProtocol(ResponseWriter):
 
     # -- the event pump -------------------------------------------------------------
 
-    def _schedule(self) -> None:
-        """Run ``_process`` from the loop (never down the current stack)."""
-        if not self.scheduled and not self.closed:
-            self.scheduled = True
-            self.ctx.loop.call_soon(self._process)
-
     def _body_wanted(self) -> bool:
         return self.body is not None or (self.on_data is not None and not self.app_paused)
 
@@ -221,6 +211,7 @@ class HTTPProtocol(ResponseWriter):
         want_read = False
         conn = self.conn
         next_event = conn.next_event
+        streaming = self.ctx.streaming
         try:
             while self.phase < LINGER:
                 if self.request is None:
@@ -229,7 +220,13 @@ class HTTPProtocol(ResponseWriter):
                     event = next_event()
                     cls = type(event)
                     if cls is Request:
-                        self._on_request(event)  # type: ignore[arg-type]
+                        if streaming:
+                            self._on_request(event)  # type: ignore[arg-type]
+                        else:
+                            self.request = event  # type: ignore[assignment]
+                            self.req_done = False
+                            self.phase = BODY
+                            self.body = []
                     elif cls is ConnectionClosed:
                         self._close()
                         break
@@ -237,14 +234,25 @@ class HTTPProtocol(ResponseWriter):
                         want_read = True  # NEED_DATA
                         break
                 elif not self.req_done:
-                    if self.response != ENDED and not self._body_wanted():
+                    body = self.body
+                    if body is None and self.response != ENDED and not self._body_wanted():
                         break
                     event = next_event()
                     cls = type(event)
-                    if cls is Data:
-                        self._on_data(event.data)  # type: ignore[union-attr]
-                    elif cls is EndOfMessage:
-                        self._on_end()
+                    if cls is EndOfMessage:
+                        self.req_done = True
+                        if body is not None:
+                            self.body = None
+                            self.call_app(
+                                (body[0] if len(body) == 1 else b"".join(body)) if body else b""
+                            )
+                        else:
+                            self._on_end()
+                    elif cls is Data:
+                        if body is not None:
+                            body.append(event.data)  # type: ignore[union-attr]
+                        else:
+                            self._on_data(event.data)  # type: ignore[union-attr]
                     else:
                         # NEED_DATA. A client that sent Expect: 100-continue waits here.
                         if conn.they_are_waiting_for_100_continue:
@@ -292,10 +300,8 @@ class HTTPProtocol(ResponseWriter):
             self.app_failed()
 
     def _on_data(self, data: bytes) -> None:
-        body = self.body
-        if body is not None:
-            body.append(data)
-        elif self.response == ENDED:
+        """A piece of a streaming app's request body (or of one nobody reads)."""
+        if self.response == ENDED:
             self.discarded += len(data)
             if self.discarded > DISCARD_LIMIT:
                 self.must_close = True
@@ -307,13 +313,8 @@ class HTTPProtocol(ResponseWriter):
                 self.app_failed()
 
     def _on_end(self) -> None:
-        self.req_done = True
-        body = self.body
-        if body is not None:
-            self.body = None
-            payload = (body[0] if len(body) == 1 else b"".join(body)) if body else b""
-            self.call_app(payload)
-        elif self.on_end is not None and self.response != ENDED:
+        """The end of a streaming app's request body."""
+        if self.on_end is not None and self.response != ENDED:
             on_end, self.on_end, self.on_data = self.on_end, None, None
             try:
                 on_end()
@@ -345,11 +346,6 @@ class HTTPProtocol(ResponseWriter):
         self.deadline = deadline
         if deadline < self.timer_at:
             ctx.loop.schedule(self)
-
-    def response_ended(self) -> None:
-        """Called by the response writer once the response is complete."""
-        if not self.processing:
-            self._schedule()
 
     # -- the exchange's side of the request ----------------------------------------------
 

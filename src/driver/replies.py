@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterable
 from email.utils import formatdate
 from typing import Final
@@ -23,28 +22,15 @@ from sansio import Data, Response
 
 from .app import FileBody, Reply
 
-__all__ = ["DateCache", "Prepared", "close_body", "prepare", "response_headers"]
+__all__ = ["Prepared", "close_body", "http_date", "prepare", "response_headers"]
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
 
 
-class DateCache:
-    """The ``Date`` header value (RFC 9110 §6.6.1), formatted once per second of the
-    loop's clock (``now`` is the loop's monotonic time of the current round)."""
-
-    __slots__ = ("_second", "value")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self.value = b""
-
-    def get(self, now: float) -> bytes:
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self.value = formatdate(time.time(), usegmt=True).encode("ascii")
-        return self.value
+def http_date(now: float) -> bytes:
+    """``now`` (POSIX time) as an IMF-fixdate, the form of ``Date`` (RFC 9110 §5.6.7)."""
+    return formatdate(now, usegmt=True).encode("ascii")
 
 
 class Prepared:

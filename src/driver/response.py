@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Final
 
@@ -26,7 +27,7 @@ from .app import App, FileBody, Headers, HTTPRequest, Reply, StreamingApp
 from .exchange import HTTPExchange, Producer
 from .interfaces import EventLoop, Transport
 from .log import AccessLog
-from .replies import DateCache, Prepared, close_body, prepare, response_headers
+from .replies import Prepared, close_body, http_date, prepare, response_headers
 from .responses import error_reply, fallback_bytes
 
 __all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter", "ServerContext"]
@@ -49,7 +50,7 @@ class ServerContext:
         "access_log",
         "app",
         "body_timeout",
-        "dates",
+        "date",
         "header_timeout",
         "keepalive_timeout",
         "limits",
@@ -77,7 +78,8 @@ class ServerContext:
         self.body_timeout = body_timeout
         self.keepalive_timeout = keepalive_timeout
         self.access_log = access_log
-        self.dates = DateCache()
+        self.date = http_date(time.time())
+        """The ``Date`` header value; the server refreshes it once per second."""
         # The last reply prepared per HTTP version, reused when an app returns the
         # same immutable Reply again (hello) within the same second (the Date).
         self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
@@ -94,9 +96,11 @@ class ResponseWriter:
         "items_source",
         "must_close",
         "no_body",
+        "processing",
         "producer",
         "request",
         "response",
+        "scheduled",
         "sent",
         "status",
         "transport",
@@ -121,9 +125,17 @@ class ResponseWriter:
         self.no_body = False
         self.sent = 0
         self.status = 0
+        self.processing = False  # inside _process
+        self.scheduled = False  # _process is on the ready list
 
-    def response_ended(self) -> None:
+    def _process(self) -> None:
         raise NotImplementedError
+
+    def _schedule(self) -> None:
+        """Run ``_process`` from the loop (never down the current stack)."""
+        if not self.scheduled and not self.closed:
+            self.scheduled = True
+            self.ctx.loop.call_soon(self._process)
 
     # -- the application call ---------------------------------------------------------
 
@@ -179,7 +191,7 @@ class ResponseWriter:
         assert request is not None
         version = b"1.1" if request.http_version == b"1.1" else b"1.0"
         ctx = self.ctx
-        date = ctx.dates.get(ctx.loop.now)
+        date = ctx.date
         memo = ctx.memo.get(version)
         try:
             if memo is not None and memo[0] is reply and memo[1].date is date:
@@ -300,7 +312,7 @@ class ResponseWriter:
             return
         ctx = self.ctx
         try:
-            fields, _length = response_headers(status, headers, ctx.dates.get(ctx.loop.now))
+            fields, _length = response_headers(status, headers, ctx.date)
             if not isinstance(reason, bytes):
                 raise TypeError(f"the reason must be bytes, not {type(reason).__name__}")
             if ctx.loop.stopping or (
@@ -382,7 +394,8 @@ class ResponseWriter:
         request = self.request
         if access_log is not None and request is not None:
             access_log.log(self.client[0], request, self.status, sent)
-        self.response_ended()
+        if not self.processing:
+            self._schedule()
 
     def _target(self) -> bytes:
         return self.request.target if self.request is not None else b"-"
@@ -403,7 +416,7 @@ class ResponseWriter:
         body = reply.body
         assert isinstance(body, bytes)
         try:
-            date = self.ctx.dates.get(self.ctx.loop.now)
+            date = self.ctx.date
             headers, _ = response_headers(status, reply.headers, date)
             headers += ((b"content-length", b"%d" % len(body)), _CLOSE)
             # The connection closes after this answer: say so (RFC 9112 §9.6). Given a

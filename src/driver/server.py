@@ -27,6 +27,7 @@ from .config import Config
 from .log import AccessLog
 from .loop import Loop, make_listener
 from .protocol import HTTPProtocol
+from .replies import http_date
 from .response import ServerContext
 
 __all__ = ["Server", "serve"]
@@ -58,7 +59,15 @@ class Server(Loop):
             access_log=access_log,
         )
         context = self.context
+        self._date_until = 0.0
         super().__init__(config, listener, lambda: HTTPProtocol(context))
+
+    def on_wake(self) -> None:
+        # The Date header (RFC 9110 §6.6.1) is formatted once per second, not per response.
+        now = time.time()
+        if now >= self._date_until:
+            self._date_until = float(int(now) + 1)
+            self.context.date = http_date(now)
 
     def tick(self) -> None:
         if self.access_log is not None:
