@@ -235,8 +235,13 @@ class HTTPProtocol(ResponseWriter):
                         break
                 elif not self.req_done:
                     body = self.body
-                    if body is None and self.response != ENDED and not self._body_wanted():
-                        break
+                    if body is None:
+                        if self.response == ENDED:
+                            if self.must_close:
+                                self._next_cycle()  # nobody wants the rest: linger, close
+                                break
+                        elif not self._body_wanted():
+                            break
                     event = next_event()
                     cls = type(event)
                     if cls is EndOfMessage:
@@ -256,10 +261,6 @@ class HTTPProtocol(ResponseWriter):
                     else:
                         # NEED_DATA. A client that sent Expect: 100-continue waits here.
                         if conn.they_are_waiting_for_100_continue:
-                            if self.response == ENDED:
-                                # Do not invite a body nobody will read.
-                                self._close()
-                                break
                             self.transport.write(conn.send(CONTINUE))
                         want_read = True
                         break
@@ -273,7 +274,14 @@ class HTTPProtocol(ResponseWriter):
         except RemoteProtocolError as exc:
             self._bad_request(exc)
         self.processing = False
-        if want_read != self.reading and not self.eof and not self.closed:
+        if self.phase >= LINGER or self.eof:
+            return
+        if not want_read:
+            # Waiting for the app or the client: go on reading (to notice a client
+            # that leaves) only while nothing unhandled is buffered, so that at most
+            # one read's worth waits in memory and the rest in the kernel.
+            want_read = not conn.trailing_data[0]
+        if want_read != self.reading:
             self.reading = want_read
             if want_read:
                 self.transport.resume_reading()

@@ -226,6 +226,12 @@ class ResponseWriter:
                 )
             send = self.conn.send
             response = prepared.response
+            if (
+                self.exchange is not None
+                and self.conn.they_are_waiting_for_100_continue
+                and not self._request_done()
+            ):
+                self.must_close = True  # do not invite a body nobody will read
             if self.ctx.loop.stopping or self.must_close:
                 response = Response(
                     response.status_code,
@@ -295,14 +301,16 @@ class ResponseWriter:
             items = self.items
 
     def _drop_body_source(self) -> None:
-        source = self.items_source
+        """Close the iterable body (and its iterator, a generator's ``finally``)."""
+        source, items = self.items_source, self.items
         self.items = None
         self.items_source = None
-        if source is not None:
-            try:
-                close_body(source)
-            except Exception:
-                log.exception("close() of a response body failed")
+        for body in (items, source) if items is not source else (source,):
+            if body is not None:
+                try:
+                    close_body(body)
+                except Exception:
+                    log.exception("close() of a response body failed")
 
     # -- streamed responses -----------------------------------------------------------------
 
