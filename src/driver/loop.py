@@ -39,9 +39,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from .config import Config
+from .config import Config, TransportConfig
 from .interfaces import ProtocolFactory, Timed
-from .transport import SocketTransport, TransportConfig
+from .transport import SocketTransport
 
 __all__ = ["Loop", "make_listener"]
 

@@ -42,9 +42,10 @@ from sansio import (
 )
 
 from .app import HTTPRequest
+from .context import ServerContext
 from .exchange import HTTPExchange
 from .interfaces import Transport
-from .response import ENDED, NONE, ResponseWriter, ServerContext
+from .response import ENDED, NONE, ResponseWriter
 from .responses import CONTINUE
 
 __all__ = ["DISCARD_LIMIT", "HTTPProtocol"]

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Final
 
 import sansio
 from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
 
-from .app import App, FileBody, Headers, HTTPRequest, Reply, StreamingApp
+from .app import FileBody, Headers, HTTPRequest, Reply
+from .context import ServerContext
 from .exchange import HTTPExchange, Producer
-from .interfaces import EventLoop, Transport
-from .log import AccessLog
-from .replies import Prepared, close_body, http_date, prepare, response_headers
+from .interfaces import Transport
+from .replies import Prepared, close_body, prepare, response_headers
 from .responses import error_reply, fallback_bytes
 
-__all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter", "ServerContext"]
+__all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter"]
 
 log = logging.getLogger("driver")
 
@@ -41,48 +40,6 @@ ENDED: Final = 2
 
 _EOM: Final = EndOfMessage()
 _CLOSE: Final = (b"Connection", b"close")
-
-
-class ServerContext:
-    """What every connection of one server shares."""
-
-    __slots__ = (
-        "access_log",
-        "app",
-        "body_timeout",
-        "date",
-        "header_timeout",
-        "keepalive_timeout",
-        "limits",
-        "loop",
-        "memo",
-        "streaming",
-    )
-
-    def __init__(
-        self,
-        app: App | StreamingApp,
-        loop: EventLoop,
-        *,
-        limits: sansio.Limits,
-        header_timeout: float,
-        body_timeout: float,
-        keepalive_timeout: float,
-        access_log: AccessLog | None,
-    ) -> None:
-        self.app = app
-        self.streaming = hasattr(app, "handle_exchange")
-        self.loop = loop
-        self.limits = limits
-        self.header_timeout = header_timeout
-        self.body_timeout = body_timeout
-        self.keepalive_timeout = keepalive_timeout
-        self.access_log = access_log
-        self.date = http_date(time.time())
-        """The ``Date`` header value; the server refreshes it once per second."""
-        # The last reply prepared per HTTP version, reused when an app returns the
-        # same immutable Reply again (hello) within the same second (the Date).
-        self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
 
 
 class ResponseWriter:

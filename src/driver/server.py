@@ -24,11 +24,11 @@ import sansio
 
 from .app import App, StreamingApp
 from .config import Config
+from .context import ServerContext
 from .log import AccessLog
 from .loop import Loop, make_listener
 from .protocol import HTTPProtocol
 from .replies import http_date
-from .response import ServerContext
 
 __all__ = ["Server", "serve"]
 

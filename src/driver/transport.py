@@ -23,6 +23,7 @@ import socket
 from collections import deque
 from typing import Final
 
+from .config import TransportConfig
 from .interfaces import ConnectionProtocol, EventLoop
 
 __all__ = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "SocketTransport"]
@@ -404,26 +405,3 @@ class SocketTransport:
         self.loop.forget(self.fd)
         self.sock.close()
         self.protocol.connection_lost(exc)
-
-
-class TransportConfig:
-    """The transport's knobs, read once from ``Config`` by the loop."""
-
-    __slots__ = ("cork", "edge_triggered", "high_water", "low_water", "recv_size", "write_timeout")
-
-    def __init__(
-        self,
-        *,
-        recv_size: int,
-        high_water: int,
-        low_water: int,
-        write_timeout: float,
-        edge_triggered: bool,
-        cork: bool,
-    ) -> None:
-        self.recv_size = recv_size
-        self.high_water = high_water
-        self.low_water = low_water
-        self.write_timeout = write_timeout
-        self.edge_triggered = edge_triggered
-        self.cork = cork
