@@ -97,22 +97,43 @@ class ResponseWriter:
     # -- the application call ---------------------------------------------------------
 
     def call_app(self, payload: bytes) -> None:
-        """Run a simple app on the request just completed and send its reply."""
+        """Run a simple app on the request just completed and send its reply.
+        Called from ``_process`` only (so the end of the response schedules nothing)."""
         request = self.request
         assert request is not None
+        ctx = self.ctx
+        version = request.http_version
         try:
-            reply = self.ctx.app(  # type: ignore[operator]
+            reply = ctx.app(  # type: ignore[operator]
                 HTTPRequest(
-                    request.method,
-                    request.target,
-                    request.headers,
-                    request.http_version,
-                    payload,
-                    self.client,
+                    request.method, request.target, request.headers, version, payload, self.client
                 )
             )
         except Exception:
             self.app_failed()
+            return
+        memo = ctx.memo.get(version)
+        if (
+            memo is not None
+            and memo[0] is reply
+            and memo[1].date is ctx.date
+            and request.method != b"HEAD"
+            and not ctx.loop.stopping
+        ):
+            # The hot path: the same bytes reply again (hello, a hot small file).
+            # ``memo`` only holds replies that passed every check of _send_prepared.
+            prepared = memo[1]
+            send = self.conn.send
+            out = send(prepared.response)
+            if prepared.data is not None:
+                out += send(prepared.data)
+            self.transport.write(out + send(_EOM))
+            self.response = ENDED
+            access_log = ctx.access_log
+            if access_log is not None:
+                access_log.log(
+                    self.client[0], request, prepared.response.status_code, prepared.length
+                )
             return
         self.respond(reply)
 
@@ -149,14 +170,16 @@ class ResponseWriter:
         version = b"1.1" if request.http_version == b"1.1" else b"1.0"
         ctx = self.ctx
         date = ctx.date
-        memo = ctx.memo.get(version)
+        memo = ctx.memo.get(request.http_version)
         try:
             if memo is not None and memo[0] is reply and memo[1].date is date:
                 prepared = memo[1]
             else:
                 prepared = prepare(reply, version, date)
-                if type(reply.body) is bytes:  # not a file, nor a buffer that may change
-                    ctx.memo[version] = (reply, prepared)
+                if type(reply.body) is bytes and not prepared.mismatch and not prepared.no_body:
+                    # Not a file, nor a buffer that may change: the same object can be
+                    # sent again as it is (see call_app).
+                    ctx.memo[request.http_version] = (reply, prepared)
         except Exception:
             log.exception("application error on %s %r", request.method.decode(), request.target)
             prepared = prepare(error_reply(500), version, date)
