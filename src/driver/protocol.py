@@ -102,7 +102,14 @@ class HTTPProtocol(ResponseWriter):
     def connection_made(self, transport: Transport) -> None:
         self.transport = transport
         self.client = transport.client
-        self.ctx.loop.schedule(self)
+        # The header deadline (set in __init__) goes on the heap only if the connection
+        # outlives the read the loop makes at accept: most HTTP/1.0 clients are answered
+        # and gone by then, and would only leave dead entries behind.
+        self.ctx.loop.call_soon(self._start_timer)
+
+    def _start_timer(self) -> None:
+        if not self.closed and self.deadline < self.timer_at:
+            self.ctx.loop.schedule(self)
 
     def data_received(self, data: bytes) -> None:
         before = self.phase
@@ -201,7 +208,13 @@ class HTTPProtocol(ResponseWriter):
     # -- the event pump -------------------------------------------------------------
 
     def _body_wanted(self) -> bool:
-        return self.body is not None or (self.on_data is not None and not self.app_paused)
+        """Whether the request body is to be read now (collected, discarded, or asked
+        for by a streaming app that has not paused it)."""
+        return (
+            self.body is not None
+            or self.response == ENDED
+            or (self.on_data is not None and not self.app_paused)
+        )
 
     def _process(self) -> None:
         """Handle every event the core can give now, until something must wait."""
@@ -294,7 +307,7 @@ class HTTPProtocol(ResponseWriter):
         self.req_done = False
         self.phase = BODY
         ctx = self.ctx
-        self.deadline = ctx.loop.now + ctx.body_timeout
+        self._arm(ctx.body_timeout)
         if not ctx.streaming:
             self.body = []
             return
