@@ -24,7 +24,7 @@ from collections import deque
 from typing import Final
 
 from .config import TransportConfig
-from .interfaces import ConnectionProtocol, EventLoop
+from .interfaces import ConnectionProtocol, EventLoop, Transport
 
 __all__ = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "SocketTransport"]
 
@@ -150,8 +150,14 @@ class SocketTransport:
             self._batching = False
             if self._pending or (self._queue and not self.mask & EPOLLOUT):
                 self._flush()
+            elif self._closing:  # closed during the batch with nothing new to send
+                if self._queue:
+                    self._set_reading(False)
+                else:
+                    self._force_close(None)
             if (
                 self.closed
+                or self._closing
                 or not config.edge_triggered
                 or (len(data) < size and not eof_pending)
                 or not self.mask & EPOLLIN
@@ -253,6 +259,8 @@ class SocketTransport:
         if self._queue:
             if self._pending:
                 self._queue_pending()
+            if self._closing:
+                self._set_reading(False)
             if not self.mask & EPOLLOUT:
                 self.on_writable()
             return
@@ -274,6 +282,8 @@ class SocketTransport:
         self._queue.append(memoryview(data)[n:])
         self._size = len(data) - n
         self._start_writing()
+        if self._closing:
+            self._set_reading(False)
 
     def _start_writing(self) -> None:
         self._set_writing(True)
@@ -373,11 +383,14 @@ class SocketTransport:
         if self._closing or self.closed:
             return
         self._closing = True
-        self._set_reading(False)
-        if self._pending and not self._batching:
+        if self._batching:
+            return  # the flush after the batch closes (or stops reading, see _flush)
+        if self._pending:
             self._flush()  # may close
-        elif not self._queue and not self._pending:
+        elif not self._queue:
             self._force_close(None)
+        else:
+            self._set_reading(False)
 
     def abort(self) -> None:
         """Close now, dropping whatever is queued."""
@@ -404,4 +417,35 @@ class SocketTransport:
         self._size = 0
         self.loop.forget(self.fd)
         self.sock.close()
-        self.protocol.connection_lost(exc)
+        protocol = self.protocol
+        # Break the transport <-> protocol cycle, so that reference counting frees
+        # both at once instead of the cyclic GC, many connections later.
+        self.protocol = _GONE
+        protocol.connection_lost(exc)
+
+
+class _Gone:
+    """The protocol of a closed transport: events that still arrive go nowhere."""
+
+    idle = True
+
+    def connection_made(self, transport: Transport) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> None:
+        pass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        pass
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+
+_GONE: Final = _Gone()
