@@ -222,6 +222,9 @@ class Loop:
                 continue
             register(fd, transport.mask | self.flags)
             transport.registered = True
+            protocol = transport.protocol
+            if protocol.deadline < protocol.timer_at:
+                self.schedule(protocol)
 
     # -- signals and shutdown ----------------------------------------------------------
 

@@ -100,16 +100,10 @@ class HTTPProtocol(ResponseWriter):
     # -- from the transport -------------------------------------------------------------
 
     def connection_made(self, transport: Transport) -> None:
+        # The header deadline (set in __init__) goes on the heap when the loop
+        # registers the connection, after the read it makes at accept.
         self.transport = transport
         self.client = transport.client
-        # The header deadline (set in __init__) goes on the heap only if the connection
-        # outlives the read the loop makes at accept: most HTTP/1.0 clients are answered
-        # and gone by then, and would only leave dead entries behind.
-        self.ctx.loop.call_soon(self._start_timer)
-
-    def _start_timer(self) -> None:
-        if not self.closed and self.deadline < self.timer_at:
-            self.ctx.loop.schedule(self)
 
     def data_received(self, data: bytes) -> None:
         before = self.phase
@@ -141,7 +135,8 @@ class HTTPProtocol(ResponseWriter):
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
         self.phase = CLOSING
-        self._drop_body_source()
+        if self.items_source is not None:
+            self._drop_body_source()
         exchange = self.exchange
         if exchange is not None:
             self.exchange = None

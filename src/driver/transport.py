@@ -428,6 +428,11 @@ class _Gone:
     """The protocol of a closed transport: events that still arrive go nowhere."""
 
     idle = True
+    closed = True
+    deadline = timer_at = _NEVER
+
+    def on_timeout(self) -> None:
+        pass
 
     def connection_made(self, transport: Transport) -> None:
         pass
