@@ -24,7 +24,7 @@ from collections import deque
 from typing import Final
 
 from .config import TransportConfig
-from .interfaces import ConnectionProtocol, EventLoop, Transport
+from .interfaces import ConnectionProtocol, EventLoop
 
 __all__ = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "SocketTransport"]
 
@@ -196,18 +196,10 @@ class SocketTransport:
             return
         if type(data) is not bytes:
             data = bytes(data)  # the caller may reuse its buffer
-        if self._batching:
+        if self._batching:  # sent by the flush after the batch (see on_readable)
             self._pending.append(data)
             self._size += len(data)
-            if self._size > self.config.high_water and not self._paused_writing:
-                self._pause_protocol()
-            return
-        if self._pending:
-            self._pending.append(data)
-            self._size += len(data)
-            self._flush()
-            return
-        if not self._queue:
+        elif not self._queue:
             try:
                 n = self._send(data, _DONTWAIT)
             except BlockingIOError:
@@ -239,13 +231,9 @@ class SocketTransport:
             self._nonblocking = True
         self._queue.append(_FileJob(fd, offset, count))
         self._size += count
-        if self._batching:
-            if self._size > self.config.high_water and not self._paused_writing:
-                self._pause_protocol()
-            return
-        if not self.mask & EPOLLOUT:
+        if not self._batching and not self.mask & EPOLLOUT:
             self.on_writable()
-        elif self._size > self.config.high_water and not self._paused_writing:
+        if self._size > self.config.high_water and not self._paused_writing:
             self._pause_protocol()
 
     def _queue_pending(self) -> None:
@@ -427,30 +415,14 @@ class SocketTransport:
 class _Gone:
     """The protocol of a closed transport: events that still arrive go nowhere."""
 
-    idle = True
-    closed = True
+    idle = closed = True
     deadline = timer_at = _NEVER
 
-    def on_timeout(self) -> None:
+    def _ignore(self, *args: object) -> None:
         pass
 
-    def connection_made(self, transport: Transport) -> None:
-        pass
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def eof_received(self) -> None:
-        pass
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        pass
-
-    def pause_writing(self) -> None:
-        pass
-
-    def resume_writing(self) -> None:
-        pass
+    connection_made = data_received = eof_received = connection_lost = _ignore
+    pause_writing = resume_writing = on_timeout = _ignore
 
 
 _GONE: Final = _Gone()
