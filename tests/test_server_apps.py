@@ -13,8 +13,7 @@ from wsgiref.validate import validator
 import pytest
 
 from driver import HTTPRequest, WSGIAdapter
-from driver.conditions import http_date as _http_date
-from driver.conditions import parse_range as _parse_range
+from driver.static import _http_date, _parse_range
 
 
 def _request(

@@ -11,7 +11,7 @@ import resource
 import socket
 from dataclasses import dataclass, fields
 
-__all__ = ["Config", "TransportConfig", "cpu_count", "default_backlog"]
+__all__ = ["Config", "cpu_count", "default_backlog"]
 
 
 def _somaxconn() -> int:

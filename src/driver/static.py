@@ -40,12 +40,15 @@ import time
 import urllib.parse
 from typing import Final
 
+from . import conditions
 from .app import FileBody, Headers, HTTPRequest, Reply
-from .conditions import etag_matches, http_date, parse_range
+from .conditions import etag_matches
 from .responses import error_reply
 
 __all__ = ["StaticFiles"]
 
+_http_date = conditions.http_date
+_parse_range = conditions.parse_range
 _ALLOWED: Final = (b"GET", b"HEAD")
 _CONDITIONS: Final = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 CACHE_ENTRIES: Final = 256
@@ -192,7 +195,7 @@ class StaticFiles:
             return None
         since = request.header(b"if-modified-since")
         if since is not None:
-            when = http_date(since)
+            when = _http_date(since)
             if when is not None and mtime <= when:
                 return Reply(304, headers[1:])
         return None
@@ -270,9 +273,9 @@ class StaticFiles:
             range_header = request.header(b"range")
             if_range = request.header(b"if-range")
             if range_header is not None and (
-                if_range is None or if_range == etag or http_date(if_range) == mtime
+                if_range is None or if_range == etag or _http_date(if_range) == mtime
             ):
-                parsed = parse_range(range_header, size)
+                parsed = _parse_range(range_header, size)
                 if parsed is False:
                     os.close(fd)
                     reply = error_reply(416)
