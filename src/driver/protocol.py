@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+import sansio
 from sansio import (
     ConnectionClosed,
     Data,
@@ -84,7 +85,22 @@ class HTTPProtocol(ResponseWriter):
     )
 
     def __init__(self, ctx: ServerContext) -> None:
-        super().__init__(ctx)
+        self.ctx = ctx
+        self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
+        self.closed = False
+        self.request = None
+        self.response = NONE
+        self.exchange = None
+        self.items = None
+        self.items_source = None
+        self.producer = None
+        self.write_paused = False
+        self.must_close = False
+        self.no_body = False
+        self.sent = 0
+        self.status = 0
+        self.processing = False
+        self.scheduled = False
         self.phase = FRESH
         self.deadline = ctx.loop.now + ctx.header_timeout
         self.timer_at = _NEVER

@@ -64,26 +64,26 @@ class ResponseWriter:
         "write_paused",
     )
 
+    # Set by HTTPProtocol.__init__ (one constructor: a connection is built per request
+    # in HTTP/1.0).
+    ctx: ServerContext
+    conn: sansio.Connection
     transport: Transport
     client: tuple[str, int]
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-        self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
-        self.closed = False
-        self.request: Request | None = None
-        self.response = NONE
-        self.exchange: HTTPExchange | None = None
-        self.items: Iterator[bytes] | None = None
-        self.items_source: object = None
-        self.producer: Producer | None = None
-        self.write_paused = False
-        self.must_close = False
-        self.no_body = False
-        self.sent = 0
-        self.status = 0
-        self.processing = False  # inside _process
-        self.scheduled = False  # _process is on the ready list
+    closed: bool
+    request: Request | None
+    response: int
+    exchange: HTTPExchange | None
+    items: Iterator[bytes] | None
+    items_source: object
+    producer: Producer | None
+    write_paused: bool
+    must_close: bool
+    no_body: bool
+    sent: int
+    status: int
+    processing: bool  # inside _process
+    scheduled: bool  # _process is on the ready list
 
     def _process(self) -> None:
         raise NotImplementedError
