@@ -412,7 +412,7 @@ class ResponseWriter:
             out = conn.send(Response(status, tuple(headers), b"1.0"))
             out += conn.send(Data(body)) + conn.send(_EOM)
         except LocalProtocolError:
-            out = fallback_bytes(status)
+            out = fallback_bytes(status, self.ctx.date)
         self.response = ENDED
         self.transport.write(out)
         access_log = self.ctx.access_log
