@@ -277,6 +277,10 @@ def test_failures_before_and_after_the_head(
     def bad_value(exchange: driver.Exchange) -> None:
         exchange.start_response(200, ((b"x-evil", b"a\r\nSet-Cookie: x=1"),))
 
+    def no_head(exchange: driver.Exchange) -> None:
+        exchange.write(b"a body with no head")
+        exchange.end()  # a no-op now: the server has answered
+
     with caplog.at_level(logging.ERROR, logger="driver"):
         app.handler = before
         assert _exchange(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 500 ")
@@ -288,6 +292,9 @@ def test_failures_before_and_after_the_head(
         app.handler = bad_value
         response = _exchange(port, b"GET / HTTP/1.0\r\n\r\n")
         assert response.startswith(b"HTTP/1.0 500 ") and b"Set-Cookie" not in response
+        app.handler = no_head
+        response = _exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+        assert response.startswith(b"HTTP/1.0 500 ") and b"a body" not in response
     messages = " ".join(str(r.exc_info[1]) for r in caplog.records if r.exc_info)
     assert "before the head" in messages and "after the head" in messages
 

@@ -322,6 +322,8 @@ class ResponseWriter:
 
     def write_body(self, data: bytes) -> None:
         if self.response != STARTED or self.closed:
+            if self.response == NONE and not self.closed:
+                self._before_start("write()")
             return
         if self.no_body or not data:
             return
@@ -337,6 +339,8 @@ class ResponseWriter:
     def send_file(self, body: FileBody) -> None:
         if self.response != STARTED or self.closed or self.no_body or not body.count:
             close_body(body)
+            if self.response == NONE and not self.closed:
+                self._before_start("send_file()")
             return
         try:
             before, after = self.conn.send_body_framing(body.count)
@@ -356,8 +360,7 @@ class ResponseWriter:
         if self.closed:
             return
         if self.response == NONE:
-            log.error("end() before start_response() on %r; answering 500", self._target())
-            self.respond(error_reply(500))
+            self._before_start("end()")
             return
         if self.response != STARTED:
             return
@@ -370,6 +373,11 @@ class ResponseWriter:
         if out:
             self.transport.write(out)
         self._finish(self.sent)
+
+    def _before_start(self, what: str) -> None:
+        """A streaming app wrote before ``start_response``: a bug, answered 500."""
+        log.error("%s before start_response() on %r; answering 500", what, self._target())
+        self.respond(error_reply(500))
 
     def _finish(self, sent: int) -> None:
         self.response = ENDED
