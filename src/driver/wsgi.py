@@ -96,7 +96,7 @@ def load_app(spec: str) -> WSGIApp:
             ) from None
     if not callable(target):
         raise AppLoadError(
-            f"--wsgi {spec}: {attribute!r} is a {type(target).__name__}, not a WSGI callable"
+            f"--wsgi {spec}: {attribute!r} is not callable (it is {type(target).__name__})"
         )
     return target  # type: ignore[no-any-return]
 
