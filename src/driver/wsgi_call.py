@@ -28,7 +28,7 @@ from .app import FileBody, Headers, HTTPRequest, Reply
 from .responses import error_reply
 from .wsgi_input import ClientDisconnected
 
-__all__ = ["Exchange", "FileWrapper", "Head", "WSGICall", "parse_head"]
+__all__ = ["Exchange", "FileWrapper", "Head", "WSGICall", "has_body", "parse_head"]
 
 log = logging.getLogger("driver.wsgi")
 
@@ -87,6 +87,17 @@ _STATUS = re.compile(r"([1-9][0-9][0-9])(?: (.*))?\Z", re.DOTALL)
 _NO_BODY_STATUS = frozenset({204, 304})
 
 
+def has_body(request: HTTPRequest) -> bool:
+    """Whether the request has a body to read (RFC 9112 §6.3: a request has one only
+    if it says so, with Transfer-Encoding or a non-zero Content-Length)."""
+    for name, value in request.headers:
+        if name == b"content-length":
+            return value != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
 class Head:
     """A response head as the application gave it, converted for the ``Exchange``."""
 
@@ -108,41 +119,81 @@ class Head:
         return (*self.headers, (b"content-length", b"%d" % length))
 
 
+# Conversions of statuses and header fields seen before: most responses repeat them
+# (Content-Type, Cache-Control, ...), and a dict lookup is several times cheaper than
+# checking and encoding again. Bounded: only short items, and cleared when full.
+_STATUSES: dict[str, tuple[int, bytes]] = {}
+_FIELDS: dict[tuple[str, str], tuple[tuple[bytes, bytes], int] | None] = {}
+_CACHE_LIMIT = 2048
+_CACHED_VALUE_SIZE = 200
+
+
+def _status(status: object) -> tuple[int, bytes]:
+    if type(status) is not str:
+        raise TypeError(f"status must be a str, got {status!r}")
+    cached = _STATUSES.get(status)
+    if cached is not None:
+        return cached
+    match = _STATUS.match(status)
+    if match is None or _CTL.search(status):
+        raise ValueError(f"invalid status line {status!r}: expected '200 OK'")
+    result = int(match.group(1)), (match.group(2) or "").strip().encode("latin-1")
+    if len(_STATUSES) >= _CACHE_LIMIT:
+        _STATUSES.clear()
+    _STATUSES[status] = result
+    return result
+
+
+def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
+    """One header field converted, with its Content-Length (-1 if it is another
+    field), or None for a hop-by-hop field."""
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"header {item!r} is not a (name, value) tuple")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"header {item!r}: name and value must be str")
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid header name {name!r}")
+    if _CTL.search(value):
+        raise ValueError(f"invalid character in the value of header {name!r}: {value!r}")
+    lower = name.lower()
+    result: tuple[tuple[bytes, bytes], int] | None = None
+    if lower not in _HOP_BY_HOP:
+        stripped = value.strip(" \t")
+        length = -1
+        if lower == "content-length":
+            if not stripped.isdigit() or not stripped.isascii():
+                raise ValueError(f"invalid Content-Length {value!r}")
+            length = int(stripped)
+        result = (lower.encode("ascii"), stripped.encode("latin-1")), length
+    if len(value) <= _CACHED_VALUE_SIZE:
+        if len(_FIELDS) >= _CACHE_LIMIT:
+            _FIELDS.clear()
+        _FIELDS[item] = result  # type: ignore[index]
+    return result
+
+
 def parse_head(status: object, headers: object) -> Head:
     """Check and convert ``start_response``'s arguments (ValueError/TypeError if bad).
 
     Values are stripped of surrounding spaces and tabs, as a client's parser would (they
     are not part of the value, RFC 9110 §5.5); hop-by-hop fields are dropped."""
-    if type(status) is not str:
-        raise TypeError(f"status must be a str, got {status!r}")
-    match = _STATUS.match(status)
-    if match is None or _CTL.search(status):
-        raise ValueError(f"invalid status line {status!r}: expected '200 OK'")
-    reason = (match.group(2) or "").strip().encode("latin-1")
+    code, reason = _status(status)
     if type(headers) is not list:
         raise TypeError(f"headers must be a list of (name, value) tuples, got {headers!r}")
     converted: list[tuple[bytes, bytes]] = []
     length: int | None = None
+    fields = _FIELDS
     for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError(f"header {item!r} is not a (name, value) tuple")
-        name, value = item
-        if type(name) is not str or type(value) is not str:
-            raise TypeError(f"header {item!r}: name and value must be str")
-        if not _TOKEN.match(name):
-            raise ValueError(f"invalid header name {name!r}")
-        if _CTL.search(value):
-            raise ValueError(f"invalid character in the value of header {name!r}: {value!r}")
-        lower = name.lower()
-        if lower in _HOP_BY_HOP:
-            continue
-        value = value.strip(" \t")
-        if lower == "content-length":
-            if not value.isdigit() or not value.isascii():
-                raise ValueError(f"invalid Content-Length {value!r}")
-            length = int(value)
-        converted.append((lower.encode("ascii"), value.encode("latin-1")))
-    return Head(int(match.group(1)), reason, tuple(converted), length)
+        try:
+            known = fields[item]
+        except (KeyError, TypeError):  # new, or not a (hashable) tuple at all
+            known = _field(item)
+        if known is not None:
+            converted.append(known[0])
+            if known[1] >= 0:
+                length = known[1]
+    return Head(code, reason, tuple(converted), length)
 
 
 class FileWrapper:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall
+from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall, has_body
 
 __all__ = ["SPOOL_SIZE", "InlineCall"]
 
@@ -43,7 +43,10 @@ class InlineCall(WSGICall):
         exchange = self.exchange
         exchange.on_close(self._connection_lost)
         exchange.set_producer(_nothing, self._resume_writing)
-        exchange.read_body(self._body_data, self._body_end)
+        if has_body(exchange.request):
+            exchange.read_body(self._body_data, self._body_end)
+        else:
+            self._body_end()
 
     def _body_data(self, data: bytes) -> None:
         if self._body is None:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall
+from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall, has_body
 from .wsgi_input import ClientDisconnected, WSGIInput
 
 __all__ = ["OUTPUT_HIGH_WATER", "Outbox", "ThreadedCall"]
@@ -93,7 +93,10 @@ class ThreadedCall(WSGICall):
         exchange = self.exchange
         exchange.on_close(self._connection_lost)
         exchange.set_producer(self._pause_writing, self._resume_writing)
-        exchange.read_body(self.wsgi_input.feed, self.wsgi_input.feed_eof)
+        if has_body(exchange.request):
+            exchange.read_body(self.wsgi_input.feed, self.wsgi_input.feed_eof)
+        else:
+            self.wsgi_input.feed_eof()  # a round through the protocol saved per GET
 
     # -- the pool thread ---------------------------------------------------------------
 
