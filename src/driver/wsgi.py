@@ -34,7 +34,7 @@ from .app import HTTPRequest
 from .config import Config
 from .threadpool import ThreadPool
 from .wsgi_call import Exchange, FileWrapper, WSGIApp
-from .wsgi_environ import Environ, build_environ
+from .wsgi_environ import Environ, EnvironBuilder
 from .wsgi_inline import InlineCall
 from .wsgi_input import ClientDisconnected
 from .wsgi_threaded import Outbox, ThreadedCall
@@ -118,10 +118,15 @@ class WSGIAdapter:
             raise ValueError(f"threads must be >= 0, got {threads}")
         self.app = app
         self.threads = threads
-        self.server_name = host
-        self.server_port = str(port)
-        self.multiprocess = multiprocess
-        self.url_scheme = url_scheme
+        options: dict[str, Any] = {
+            "server_name": host,
+            "server_port": str(port),
+            "multiprocess": multiprocess,
+            "url_scheme": url_scheme,
+            "extra": {"wsgi.file_wrapper": FileWrapper},
+        }
+        self._threaded_environ = EnvironBuilder(multithread=True, **options)
+        self._inline_environ = EnvironBuilder(multithread=False, **options)
         # Made on first use, so that a forked worker process gets its own.
         self._pool: ThreadPool | None = None
         self._outbox: Outbox | None = None
@@ -130,22 +135,14 @@ class WSGIAdapter:
         self, request: HTTPRequest, wsgi_input: object, multithread: bool = True
     ) -> Environ:
         """The PEP 3333 environ for ``request``."""
-        environ = build_environ(
-            request,
-            wsgi_input,
-            server_name=self.server_name,
-            server_port=self.server_port,
-            multithread=multithread,
-            multiprocess=self.multiprocess,
-            url_scheme=self.url_scheme,
+        return (self._threaded_environ if multithread else self._inline_environ)(
+            request, wsgi_input
         )
-        environ["wsgi.file_wrapper"] = FileWrapper
-        return environ
 
     def handle_exchange(self, exchange: Exchange) -> None:
         """Start the WSGI call for one request (loop thread)."""
         if not self.threads:
-            InlineCall(self.app, exchange, self.environ).attach()
+            InlineCall(self.app, exchange, self._inline_environ).attach()
             return
         outbox = self._outbox
         if outbox is None or outbox.loop is not exchange.loop:
@@ -153,7 +150,7 @@ class WSGIAdapter:
         pool = self._pool
         if pool is None:
             pool = self._pool = ThreadPool(self.threads, "wsgi")
-        call = ThreadedCall(self.app, exchange, outbox, self.environ)
+        call = ThreadedCall(self.app, exchange, outbox, self._threaded_environ)
         call.attach()
         pool.submit(call.run)
 

@@ -169,7 +169,7 @@ def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
     if len(value) <= _CACHED_VALUE_SIZE:
         if len(_FIELDS) >= _CACHE_LIMIT:
             _FIELDS.clear()
-        _FIELDS[item] = result  # type: ignore[index]
+        _FIELDS[item] = result
     return result
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from .app import HTTPRequest
 
-__all__ = ["Environ", "build_environ"]
+__all__ = ["Environ", "EnvironBuilder"]
 
 Environ = dict[str, Any]
 
@@ -54,47 +54,64 @@ def _path_info(path: bytes) -> str:
     return path.decode("latin-1")
 
 
-def build_environ(
-    request: HTTPRequest,
-    wsgi_input: object,
-    *,
-    server_name: str,
-    server_port: str,
-    multithread: bool,
-    multiprocess: bool,
-    url_scheme: str = "http",
-) -> Environ:
-    """The environ for ``request``, reading its body from ``wsgi_input``."""
-    path, _, query = request.target.partition(b"?")
-    environ: Environ = {
-        "REQUEST_METHOD": request.method.decode("latin-1"),
-        "SCRIPT_NAME": "",
-        "PATH_INFO": _path_info(path),
-        "QUERY_STRING": query.decode("latin-1"),
-        "SERVER_NAME": server_name,
-        "SERVER_PORT": server_port,
-        "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("latin-1"),
-        "REMOTE_ADDR": request.client[0],
-        "REMOTE_PORT": str(request.client[1]),
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": url_scheme,
-        "wsgi.input": wsgi_input,
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": multithread,
-        "wsgi.multiprocess": multiprocess,
-        "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
-    }
-    for name, value in request.headers:
-        if b"_" in name:
-            continue
-        key = _key(name)
-        text = value.decode("latin-1")
-        if key == "CONTENT_LENGTH":
-            # The core accepted it, so every listed value is the same number.
-            environ[key] = text.partition(",")[0].strip()
-        elif key in environ:
-            environ[key] = f"{environ[key]},{text}"
-        else:
-            environ[key] = text
-    return environ
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+
+
+class EnvironBuilder:
+    """Builds environs for one server: the keys that never change are set once, in a
+    template that each request copies."""
+
+    __slots__ = ("_template",)
+
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        server_port: str,
+        multithread: bool,
+        multiprocess: bool,
+        url_scheme: str = "http",
+        extra: Environ | None = None,
+    ) -> None:
+        self._template: Environ = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url_scheme,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": multithread,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            **(extra or {}),
+        }
+
+    def __call__(self, request: HTTPRequest, wsgi_input: object) -> Environ:
+        """The environ for ``request``, reading its body from ``wsgi_input``."""
+        environ = self._template.copy()
+        path, _, query = request.target.partition(b"?")
+        method = request.method
+        environ["REQUEST_METHOD"] = _METHODS.get(method) or method.decode("latin-1")
+        environ["PATH_INFO"] = _path_info(path)
+        environ["QUERY_STRING"] = query.decode("latin-1")
+        version = request.http_version
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version.decode("latin-1")
+        host, port = request.client[:2]
+        environ["REMOTE_ADDR"] = host
+        environ["REMOTE_PORT"] = str(port)
+        environ["wsgi.input"] = wsgi_input
+        for name, value in request.headers:
+            if b"_" in name:
+                continue
+            key = _key(name)
+            text = value.decode("latin-1")
+            if key == "CONTENT_LENGTH":
+                # The core accepted it, so every listed value is the same number.
+                environ[key] = text.partition(",")[0].strip()
+            elif key in environ:
+                environ[key] = f"{environ[key]},{text}"
+            else:
+                environ[key] = text
+        return environ

@@ -22,7 +22,7 @@ __all__ = ["SPOOL_SIZE", "InlineCall"]
 
 SPOOL_SIZE = 1024 * 1024
 
-EnvironFactory = Callable[[Any, object, bool], dict[str, Any]]
+EnvironFactory = Callable[[Any, object], dict[str, Any]]
 
 
 class InlineCall(WSGICall):
@@ -63,7 +63,7 @@ class InlineCall(WSGICall):
             wsgi_input = body
         self._pulling = True
         try:
-            environ = self._environ(self.exchange.request, wsgi_input, False)
+            environ = self._environ(self.exchange.request, wsgi_input)
             result = self.result = self.app(environ, self.start_response)
             if not self.head_posted and type(result) in (list, tuple):
                 self._whole(result)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ log = logging.getLogger("driver.wsgi")
 
 OUTPUT_HIGH_WATER = 256 * 1024
 
-EnvironFactory = Callable[[Any, object, bool], dict[str, Any]]
+EnvironFactory = Callable[[Any, object], dict[str, Any]]
 
 
 class Outbox:
@@ -102,7 +102,7 @@ class ThreadedCall(WSGICall):
 
     def run(self) -> None:
         try:
-            environ = self._environ(self.exchange.request, self.wsgi_input, True)
+            environ = self._environ(self.exchange.request, self.wsgi_input)
             result = self.result = self.app(environ, self.start_response)
             if not self.head_posted and type(result) in (list, tuple):
                 self._whole(result)  # type: ignore[arg-type]
