@@ -7,6 +7,7 @@ patterns below. The views mirror ``flask_app``.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -14,6 +15,8 @@ from wsgiref.validate import validator
 
 import django  # type: ignore[import-untyped]
 from django.conf import settings  # type: ignore[import-untyped]
+
+DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static.txt")
 
 settings.configure(
     DEBUG=False,
@@ -31,6 +34,7 @@ django.setup()
 
 from django.core.wsgi import get_wsgi_application  # type: ignore[import-untyped]  # noqa: E402
 from django.http import (  # type: ignore[import-untyped]  # noqa: E402
+    FileResponse,
     HttpRequest,
     HttpResponse,
     JsonResponse,
@@ -76,6 +80,10 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(generate(), content_type="text/plain")
 
 
+def file(request: HttpRequest) -> FileResponse:
+    return FileResponse(open(DATA_FILE, "rb"), content_type="text/plain")
+
+
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom from the Django app")
 
@@ -105,6 +113,7 @@ urlpatterns = [
     path("upload", _post_only(upload)),
     path("echo", _post_only(echo)),
     path("stream", stream),
+    path("file", file),
     path("boom", boom),
     path("slow", slow),
     path("quick", quick),
