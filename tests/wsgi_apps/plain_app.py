@@ -31,10 +31,9 @@ class _Stream:
         self.n, self.size, self.sent = n, size, 0
 
     def __iter__(self) -> Iterator[bytes]:
-        piece = b"s" * self.size
         for _ in range(self.n):
             self.sent += 1
-            yield piece
+            yield b"s" * self.size  # a new object each time, as real data would be
 
     def close(self) -> None:
         _log(f"stream closed after {self.sent} of {self.n} pieces")
@@ -68,8 +67,15 @@ def _validated(environ: Environ, start_response: StartResponse) -> Iterable[byte
             raise RuntimeError("boom after the head")
 
         return late()
-    if path == "/env":
-        keys = ("PATH_INFO", "QUERY_STRING", "SERVER_PROTOCOL", "REQUEST_METHOD")
+    if path.startswith("/env"):
+        keys = (
+            "PATH_INFO",
+            "QUERY_STRING",
+            "SERVER_PROTOCOL",
+            "REQUEST_METHOD",
+            "wsgi.multithread",
+            "wsgi.input_terminated",
+        )
         start_response("200 OK", text)
         return ["\n".join(f"{k}={environ[k]}" for k in keys).encode("latin-1")]
     start_response("404 Not Found", text)
