@@ -114,9 +114,11 @@ def test_client_gone_mid_response_closes_the_iterable(server: ServerProcess) -> 
 
 def test_an_error_after_the_head_aborts_the_connection(server: ServerProcess) -> None:
     reply = get(server, "/boom-late", "1.1")
-    assert reply.startswith(b"HTTP/1.1 200 OK")
-    assert b"first piece" in reply
-    assert not reply.endswith(b"0\r\n\r\n")  # no last chunk: the client sees a cut body
+    # Whatever had left before the abort (inline, the abort can come in the same loop
+    # round as the head and drop it): never a complete response, which would end with
+    # the last chunk.
+    assert reply == b"" or (reply.startswith(b"HTTP/1.1 200 OK") and b"first piece" in reply)
+    assert not reply.endswith(b"0\r\n\r\n")
     server.wait_for_log("boom after the head")
     assert b"custom reason" in get(server, "/reason")
 

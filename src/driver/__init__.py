@@ -30,7 +30,7 @@ from .config import Config
 from .loop import Loop, make_listener
 from .server import Server, serve
 from .static import StaticFiles
-from .wsgi import WSGIAdapter
+from .wsgi import WSGIAdapter, serve_wsgi
 
 __all__ = [
     "App",
@@ -48,4 +48,5 @@ __all__ = [
     "is_streaming",
     "make_listener",
     "serve",
+    "serve_wsgi",
 ]

@@ -30,10 +30,10 @@ import importlib
 import re
 from typing import Any
 
-from .app import HTTPRequest
-from .config import Config
+from .app import Exchange, HTTPRequest
+from .config import DEFAULT_THREADS, Config
 from .threadpool import ThreadPool
-from .wsgi_call import Exchange, FileWrapper, WSGIApp
+from .wsgi_call import FileWrapper, WSGIApp
 from .wsgi_environ import Environ, EnvironBuilder
 from .wsgi_inline import InlineCall
 from .wsgi_input import ClientDisconnected
@@ -50,8 +50,6 @@ __all__ = [
     "serve_wsgi",
 ]
 
-DEFAULT_THREADS = 8
-"""Pool size when none is given (see ``Config.threads``)."""
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -168,23 +166,21 @@ def serve_wsgi(
     threads: int | None = None,
     what: str | None = None,
 ) -> None:
-    """Serve the WSGI application ``app`` until SIGTERM or SIGINT (see ``serve``)."""
+    """Serve the WSGI application ``app`` until SIGTERM or SIGINT, then shut down
+    gracefully (see ``driver.serve``). ``threads`` overrides ``config.threads``."""
     from .server import serve
 
     config = config or Config()
     adapter = WSGIAdapter(
         app,
-        threads=DEFAULT_THREADS if threads is None else threads,
+        threads=config.threads if threads is None else threads,
         host=config.host,
         port=config.port,
         multiprocess=config.workers > 1,
     )
     try:
-        serve(adapter, config, what=what or f"WSGI app {getattr(app, '__name__', app)!r}")  # type: ignore[arg-type]
+        serve(adapter, config, what=what or f"WSGI app {getattr(app, '__name__', app)!r}")
     finally:
+        # The grace period is over: calls still running get a moment to see that
+        # their connections closed and to call close(); stuck ones are abandoned.
         adapter.shutdown(min(1.0, config.grace_period))
-
-
-def wsgi_app(spec: str, **options: Any) -> WSGIAdapter:
-    """The driver application for the WSGI app named by ``module:attribute``."""
-    return WSGIAdapter(load_app(spec), **options)

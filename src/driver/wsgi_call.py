@@ -22,9 +22,9 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
-from .app import FileBody, Headers, HTTPRequest, Reply
+from .app import Exchange, FileBody, Headers, HTTPRequest, Reply
 from .responses import error_reply
 from .wsgi_input import ClientDisconnected
 
@@ -35,36 +35,6 @@ log = logging.getLogger("driver.wsgi")
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Write]], Iterable[bytes]]
-
-
-class Loop(Protocol):
-    """What a call uses of the driver's loop (see docs in ``driver.loop``)."""
-
-    def call_soon(self, fn: Callable[..., object], *args: object) -> None: ...
-    def call_soon_threadsafe(self, fn: Callable[..., object], *args: object) -> None: ...
-
-
-class Exchange(Protocol):
-    """What a call uses of the driver's ``Exchange`` (one request and its response)."""
-
-    request: HTTPRequest
-    loop: Any
-    closed: bool
-    writing_paused: bool
-
-    def read_body(self, on_data: Callable[[bytes], None], on_end: Callable[[], None]) -> None: ...
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-    def respond(self, reply: Reply) -> None: ...
-    def start_response(self, status: int, headers: Headers, reason: bytes = b"") -> None: ...
-    def write(self, data: bytes) -> None: ...
-    def send_file(self, body: FileBody) -> None: ...
-    def end(self) -> None: ...
-    def abort(self) -> None: ...
-    def set_producer(
-        self, pause_writing: Callable[[], None], resume_writing: Callable[[], None]
-    ) -> None: ...
-    def on_close(self, callback: Callable[[], None]) -> None: ...
 
 
 # PEP 3333's hop-by-hop headers: framing and persistence are the server's business.
@@ -417,52 +387,35 @@ class WSGICall:
         self, status: int, headers: Headers, head: Head, data: bytes, complete: bool
     ) -> None:
         exchange = self.exchange
-        if exchange.closed:
-            return
-        try:
-            exchange.start_response(status, headers, head.reason)
-        except Exception as exc:
-            # The core refused the head: nothing has gone out yet, so a 500 can.
-            log.error("invalid response head from the WSGI application: %s", exc)
-            self._stop()
-            exchange.respond(error_reply(500))
+        if complete:
+            # One call, one buffer: the server writes head and body in one send.
+            exchange.respond(Reply(status, headers, data, head.reason))
             self._finished()
             return
+        # A head the server refuses (the core's checks) is answered 500 by the server,
+        # and the exchange ignores what follows.
+        exchange.start_response(status, headers, head.reason)
         if data:
             self._write_step(data)
-        if complete:
-            self._end_step()
 
     def _write_step(self, data: bytes) -> None:
-        if not self.exchange.closed:
-            self.exchange.write(data)
+        self.exchange.write(data)
 
     def _file_step(
         self, status: int, headers: Headers, head: Head, fd: int, offset: int, count: int
     ) -> None:
         exchange = self.exchange
-        if exchange.closed:
-            os.close(fd)
-            return
-        try:
-            exchange.start_response(status, headers, head.reason)
-        except Exception as exc:
-            os.close(fd)
-            log.error("invalid response head from the WSGI application: %s", exc)
-            exchange.respond(error_reply(500))
-        else:
-            exchange.send_file(FileBody(fd, offset, count))
-            exchange.end()
+        exchange.start_response(status, headers, head.reason)
+        exchange.send_file(FileBody(fd, offset, count))  # closes fd, also when not sent
+        exchange.end()
         self._finished()
 
     def _end_step(self) -> None:
-        if not self.exchange.closed:
-            self.exchange.end()
+        self.exchange.end()
         self._finished()
 
     def _error_step(self) -> None:
-        if not self.exchange.closed:
-            self.exchange.respond(error_reply(500))
+        self.exchange.respond(error_reply(500))
         self._finished()
 
     def _abort_step(self) -> None:

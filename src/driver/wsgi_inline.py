@@ -16,7 +16,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall, has_body
+from .app import Exchange
+from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
 
 __all__ = ["SPOOL_SIZE", "InlineCall"]
 
@@ -89,7 +90,8 @@ class InlineCall(WSGICall):
         exchange = self.exchange
         self._pulling = True
         try:
-            while not self.gone:
+            # Closed is seen here before our on_close callback has run.
+            while not self.gone and not exchange.closed:
                 if exchange.writing_paused:
                     return  # _resume_writing pulls again
                 try:

@@ -25,7 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .wsgi_call import Exchange, FileWrapper, WSGIApp, WSGICall, has_body
+from .app import Exchange
+from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
 from .wsgi_input import ClientDisconnected, WSGIInput
 
 __all__ = ["OUTPUT_HIGH_WATER", "Outbox", "ThreadedCall"]

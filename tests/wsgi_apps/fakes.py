@@ -93,7 +93,7 @@ class FakeExchange:
         self.loop = loop
         self.request = HTTPRequest(method, target, headers, http_version, b"", ("10.0.0.1", 4321))
         self.closed = False
-        self.writing_paused = False
+        self._writing_paused = False
         self.high_water = high_water
         self.auto_drain = auto_drain
         self.status: int | None = None
@@ -114,6 +114,12 @@ class FakeExchange:
         self._pending: list[bytes | None] = []  # client bytes held while reading is paused
         self._producer: tuple[Callable[[], None], Callable[[], None]] | None = None
         self._close_callbacks: list[Callable[[], None]] = []
+
+    @property
+    def writing_paused(self) -> bool:
+        # As the driver's: a closed connection is not "paused" (a producer must look
+        # at ``closed``, or wait for its on_close callback).
+        return not self.closed and self._writing_paused
 
     def _check(self, name: str) -> None:
         assert threading.current_thread() is self.loop.thread, f"{name} off the loop thread"
@@ -164,7 +170,7 @@ class FakeExchange:
         if self.closed:
             return
         assert self.status is None, "respond after start_response"
-        self.status, self.headers = reply.status, reply.headers
+        self.status, self.headers, self.reason = reply.status, reply.headers, reply.reason
         assert isinstance(reply.body, bytes)
         self.body += reply.body
         self.ended.set()
@@ -186,8 +192,8 @@ class FakeExchange:
             return
         self.queued += len(data)
         self.max_queued = max(self.max_queued, self.queued)
-        if self.queued > self.high_water and not self.writing_paused:
-            self.writing_paused = True
+        if self.queued > self.high_water and not self._writing_paused:
+            self._writing_paused = True
             if self._producer is not None:
                 self._producer[0]()
 
@@ -229,7 +235,7 @@ class FakeExchange:
         self.closed = True
         if not self.ended.is_set():
             for callback in self._close_callbacks:
-                callback()
+                self.loop.call_soon(callback)  # from the ready list, as the driver does
 
     # -- the client, from the test thread ------------------------------------------------
 
@@ -238,8 +244,8 @@ class FakeExchange:
 
         def read() -> None:
             self.queued -= self.queued if size is None else min(size, self.queued)
-            if self.writing_paused and self.queued <= self.high_water // 2:
-                self.writing_paused = False
+            if self._writing_paused and self.queued <= self.high_water // 2:
+                self._writing_paused = False
                 if self._producer is not None:
                     self._producer[1]()
 
