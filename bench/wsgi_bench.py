@@ -20,6 +20,7 @@ Usage::
     python bench/wsgi_bench.py                 # about 1 minute: 5 s per server
     python bench/wsgi_bench.py --seconds 2     # quicker, rougher
     python bench/wsgi_bench.py --only hello    # one workload
+    python bench/wsgi_bench.py --nice -10      # on a machine busy with other work
 
 Needs wrk, taskset, waitress, gunicorn and flask. Numbers are only comparable within
 one run; say how loaded the machine was (the header prints the load average).
@@ -119,12 +120,15 @@ def wait_until_serving(port: int, path: str, proc: subprocess.Popen[bytes]) -> N
     raise RuntimeError("server did not answer in 30 s")
 
 
+NICE: list[str] = []  # ["nice", "-n", N] when --nice is given
+
+
 @contextlib.contextmanager
 def running(command: list[str], cpus: str) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE), env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
-        ["taskset", "-c", cpus, *command],
+        [*NICE, "taskset", "-c", cpus, *command],
         cwd=HERE,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -175,6 +179,7 @@ def run_wrk(url: str, seconds: int, cpus: str, server_pid: int) -> Result:
     cpu_before = tree_cpu_seconds(server_pid)
     out = subprocess.run(
         [
+            *NICE,
             *("taskset", "-c", cpus, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"),
             *("--latency", "--timeout", "5s", url),
         ],
@@ -303,14 +308,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-cpus", default=client_default, help="taskset list for wrk")
     parser.add_argument("--only", action="append", default=[], help="workloads or servers to run")
     parser.add_argument("--no-memory", action="store_true", help="skip the 200 MiB memory run")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run servers and wrk at this niceness (e.g. -10 on a shared machine, as root)",
+    )
     args = parser.parse_args(argv)
+    if args.nice:
+        NICE[:] = ["nice", "-n", str(args.nice)]
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
             return 2
     print(
         f"server CPUs {args.server_cpus}, client CPUs {args.client_cpus}, {args.seconds} s per "
-        f"run, {CONNECTIONS} connections, load average {os.getloadavg()[0]:.2f}",
+        f"run, {CONNECTIONS} connections, nice {args.nice}, "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     results: dict[str, dict[str, Result]] = {}
