@@ -11,13 +11,13 @@ it is given is queued at once.
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from .app import Exchange
 from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
+from .wsgi_input import EMPTY_INPUT
 
 __all__ = ["SPOOL_SIZE", "InlineCall"]
 
@@ -57,8 +57,9 @@ class InlineCall(WSGICall):
 
     def _body_end(self) -> None:
         body = self._body
+        wsgi_input: object
         if body is None:
-            wsgi_input: IO[bytes] = io.BytesIO()
+            wsgi_input = EMPTY_INPUT
         else:
             body.seek(0)
             wsgi_input = body

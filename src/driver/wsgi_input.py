@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
-__all__ = ["ClientDisconnected", "WSGIInput"]
+__all__ = ["EMPTY_INPUT", "ClientDisconnected", "EmptyInput", "WSGIInput"]
 
 HIGH_WATER = 256 * 1024
 
@@ -200,3 +200,31 @@ class WSGIInput:
 
     def close(self) -> None:
         """Nothing to release; the server owns the connection."""
+
+
+class EmptyInput:
+    """``wsgi.input`` of a request without a body (most of them): always at its end.
+    Stateless, so one instance serves every such request."""
+
+    __slots__ = ()
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+EMPTY_INPUT = EmptyInput()

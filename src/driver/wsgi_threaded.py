@@ -27,7 +27,7 @@ from typing import Any
 
 from .app import Exchange
 from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
-from .wsgi_input import ClientDisconnected, WSGIInput
+from .wsgi_input import EMPTY_INPUT, ClientDisconnected, WSGIInput
 
 __all__ = ["OUTPUT_HIGH_WATER", "Outbox", "ThreadedCall"]
 
@@ -87,23 +87,26 @@ class ThreadedCall(WSGICall):
         self._cond: threading.Condition | None = None  # made by the first wait
         self._paused = exchange.writing_paused
         self._in_flight = 0  # body bytes posted and not yet handed to the exchange
-        self.wsgi_input = WSGIInput(exchange.pause_reading, self._resume_reading)
+        # Requests without a body (most) share one empty stream: nothing to feed,
+        # nothing to discard.
+        self.wsgi_input: WSGIInput | None = None
+        if has_body(exchange.request):
+            self.wsgi_input = WSGIInput(exchange.pause_reading, self._resume_reading)
 
     def attach(self) -> None:
         """Hook the call to its exchange (loop thread, before ``run`` is submitted)."""
         exchange = self.exchange
         exchange.on_close(self._connection_lost)
         exchange.set_producer(self._pause_writing, self._resume_writing)
-        if has_body(exchange.request):
-            exchange.read_body(self.wsgi_input.feed, self.wsgi_input.feed_eof)
-        else:
-            self.wsgi_input.feed_eof()  # a round through the protocol saved per GET
+        wsgi_input = self.wsgi_input
+        if wsgi_input is not None:
+            exchange.read_body(wsgi_input.feed, wsgi_input.feed_eof)
 
     # -- the pool thread ---------------------------------------------------------------
 
     def run(self) -> None:
         try:
-            environ = self._environ(self.exchange.request, self.wsgi_input)
+            environ = self._environ(self.exchange.request, self.wsgi_input or EMPTY_INPUT)
             result = self.result = self.app(environ, self.start_response)
             if not self.head_posted and type(result) in (list, tuple):
                 self._whole(result)  # type: ignore[arg-type]
@@ -165,7 +168,8 @@ class ThreadedCall(WSGICall):
                 self._cond.notify()
 
     def _connection_lost(self) -> None:
-        self.wsgi_input.abort()
+        if self.wsgi_input is not None:
+            self.wsgi_input.abort()
         self._stop()
 
     def _stop(self) -> None:
@@ -175,5 +179,6 @@ class ThreadedCall(WSGICall):
                 self._cond.notify()
 
     def _finished(self) -> None:
-        if self.wsgi_input.discard() and not self.exchange.closed:
+        wsgi_input = self.wsgi_input
+        if wsgi_input is not None and wsgi_input.discard() and not self.exchange.closed:
             self.exchange.resume_reading()
