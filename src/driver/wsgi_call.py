@@ -316,6 +316,16 @@ class WSGICall:
             self.single = False
         return iter(result)
 
+    def _shortcut(self, result: Iterable[bytes]) -> bool:
+        """Send ``result`` in one step if it can be (a list or tuple, or a file with a
+        descriptor), unless ``write()`` has already begun the body."""
+        if self.head_posted:
+            return False
+        if type(result) is list or type(result) is tuple:
+            self._whole(result)
+            return True
+        return isinstance(result, FileWrapper) and self._file(result)
+
     def _whole(self, result: list[bytes] | tuple[bytes, ...]) -> None:
         """A list or tuple is the whole body: one step, with a Content-Length."""
         for chunk in result:
@@ -423,5 +433,5 @@ class WSGICall:
         self._finished()
 
     def _stop(self) -> None:
-        """The connection is gone, or refused our head: the producer stops."""
+        """The connection is gone: the producer stops (loop thread)."""
         self.gone = True

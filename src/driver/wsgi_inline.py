@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from .app import Exchange
-from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
+from .wsgi_call import WSGIApp, WSGICall, has_body
 from .wsgi_input import EMPTY_INPUT
 
 __all__ = ["SPOOL_SIZE", "InlineCall"]
@@ -67,11 +67,7 @@ class InlineCall(WSGICall):
         try:
             environ = self._environ(self.exchange.request, wsgi_input)
             result = self.result = self.app(environ, self.start_response)
-            if not self.head_posted and type(result) in (list, tuple):
-                self._whole(result)  # type: ignore[arg-type]
-            elif not self.head_posted and isinstance(result, FileWrapper) and self._file(result):
-                pass
-            else:
+            if not self._shortcut(result):
                 self._iterator = self._iterating(result)
         except BaseException as exc:
             self._fail(exc)

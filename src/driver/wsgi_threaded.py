@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .app import Exchange
-from .wsgi_call import FileWrapper, WSGIApp, WSGICall, has_body
+from .wsgi_call import WSGIApp, WSGICall, has_body
 from .wsgi_input import EMPTY_INPUT, ClientDisconnected, WSGIInput
 
 __all__ = ["OUTPUT_HIGH_WATER", "Outbox", "ThreadedCall"]
@@ -108,11 +108,7 @@ class ThreadedCall(WSGICall):
         try:
             environ = self._environ(self.exchange.request, self.wsgi_input or EMPTY_INPUT)
             result = self.result = self.app(environ, self.start_response)
-            if not self.head_posted and type(result) in (list, tuple):
-                self._whole(result)  # type: ignore[arg-type]
-            elif not (
-                not self.head_posted and isinstance(result, FileWrapper) and self._file(result)
-            ):
+            if not self._shortcut(result):
                 for chunk in self._iterating(result):
                     if self.gone:
                         break
