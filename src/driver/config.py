@@ -13,8 +13,12 @@ from dataclasses import dataclass, fields
 
 __all__ = ["DEFAULT_THREADS", "MAX_THREADS", "Config", "cpu_count", "default_backlog"]
 
-DEFAULT_THREADS = 8
-"""``Config.threads`` when not given."""
+DEFAULT_THREADS = 4
+"""``Config.threads`` when not given. Measured with ``bench/wsgi_bench.py``'s
+applications (one CPU, wrk -c50, three alternating runs): WSGI hello 18.2-18.5k req/s
+with 4 threads against 16.7-18.2k with 8 (Flask JSON 7.3-7.6k against 6.8-7.6k), and
+lower still with 16: threads beyond the CPUs' work only add switching under the GIL.
+4 is also waitress's default, and leaves three threads free while one request blocks."""
 MAX_THREADS = 1024
 
 

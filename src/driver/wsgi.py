@@ -13,6 +13,17 @@ Modules: ``wsgi_environ`` (the environ), ``wsgi_input`` (``wsgi.input``),
 ``wsgi_call`` (``start_response``, ``write``, the head and the response steps),
 ``wsgi_threaded`` and ``wsgi_inline`` (the two ways to run a call), ``threadpool``.
 
+Choices worth knowing:
+
+- ``threads`` defaults to ``config.DEFAULT_THREADS`` (4, measured: see there); a pool
+  thread starts only when every running one is busy.
+- A chunked request body has no length up front, so the environ has no
+  ``CONTENT_LENGTH`` and ``wsgi.input_terminated`` tells the application to read to
+  the end (Werkzeug/Flask do). Django reads ``CONTENT_LENGTH`` bytes only, so it sees
+  such a body as empty, as under gunicorn.
+- ``SERVER_NAME``/``SERVER_PORT`` are the configured address (``--port 0`` gives
+  ``"0"``); frameworks build URLs from ``HTTP_HOST`` first.
+
 Example::
 
     import driver
