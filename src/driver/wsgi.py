@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .app import Exchange, HTTPRequest
@@ -139,6 +140,7 @@ class WSGIAdapter:
         # Made on first use, so that a forked worker process gets its own.
         self._pool: ThreadPool | None = None
         self._outbox: Outbox | None = None
+        self._batch: list[Callable[[], None]] = []
 
     def environ(
         self, request: HTTPRequest, wsgi_input: object, multithread: bool = True
@@ -161,7 +163,21 @@ class WSGIAdapter:
             pool = self._pool = ThreadPool(self.threads, "wsgi")
         call = ThreadedCall(self.app, exchange, outbox, self._threaded_environ)
         call.attach()
-        pool.submit(call.run)
+        # Calls are handed to the pool once the loop has parsed every request this
+        # round brought, not one by one: a woken worker would fight the loop for the
+        # GIL while it parses the rest. Measured (bench/wsgi_bench.py apps, one CPU):
+        # 35 instead of 43 us of CPU per WSGI hello, 112 instead of 116 per Flask call.
+        batch = self._batch
+        batch.append(call.run)
+        if len(batch) == 1:
+            exchange.loop.call_soon(self._submit_batch)
+
+    def _submit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        pool = self._pool
+        assert pool is not None
+        for job in batch:
+            pool.submit(job)
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Stop the thread pool, waiting up to ``timeout`` seconds for calls in
