@@ -47,7 +47,7 @@ from .config import DEFAULT_THREADS, Config
 from .threadpool import ThreadPool
 from .wsgi_call import FileWrapper, WSGIApp
 from .wsgi_environ import Environ, EnvironBuilder
-from .wsgi_inline import InlineCall
+from .wsgi_inline import InlineCall, StepBatch
 from .wsgi_input import ClientDisconnected
 from .wsgi_threaded import Outbox, ThreadedCall
 
@@ -140,6 +140,7 @@ class WSGIAdapter:
         # Made on first use, so that a forked worker process gets its own.
         self._pool: ThreadPool | None = None
         self._outbox: Outbox | None = None
+        self._steps: StepBatch | None = None
         self._batch: list[Callable[[], None]] = []
 
     def environ(
@@ -153,7 +154,10 @@ class WSGIAdapter:
     def handle_exchange(self, exchange: Exchange) -> None:
         """Start the WSGI call for one request (loop thread)."""
         if not self.threads:
-            InlineCall(self.app, exchange, self._inline_environ).attach()
+            steps = self._steps
+            if steps is None or steps.loop is not exchange.loop:
+                steps = self._steps = StepBatch(exchange.loop)
+            InlineCall(self.app, exchange, self._inline_environ, steps).attach()
             return
         outbox = self._outbox
         if outbox is None or outbox.loop is not exchange.loop:

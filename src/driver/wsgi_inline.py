@@ -3,14 +3,17 @@
 The loop must never wait, so the request body is gathered first (in memory up to
 ``SPOOL_SIZE``, then in a temporary file, so a large upload does not cost its size in
 RAM) and the application runs once it is complete, with ``wsgi.input`` a plain file.
-The response iterable is pulled on the loop thread only while the connection's output
-is below its high-water mark; ``resume_writing`` schedules the next pull (through
-``call_soon``, never down the stack). The ``write()`` callable cannot block here: what
-it is given is queued at once.
+Calls run from the loop's ready list, after the loop has read every request of its
+round, and their response steps are batched (``StepBatch``). The response iterable is
+pulled on the loop thread only while the connection's output is below its high-water
+mark; ``resume_writing`` schedules the next pull (through ``call_soon``, never down
+the stack). The ``write()`` callable cannot block here: what it is given is queued at
+once.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -19,21 +22,59 @@ from .app import Exchange
 from .wsgi_call import WSGIApp, WSGICall, has_body
 from .wsgi_input import EMPTY_INPUT
 
-__all__ = ["SPOOL_SIZE", "InlineCall"]
+__all__ = ["SPOOL_SIZE", "InlineCall", "StepBatch"]
+
+log = logging.getLogger("driver.wsgi")
 
 SPOOL_SIZE = 1024 * 1024
 
 EnvironFactory = Callable[[Any, object], dict[str, Any]]
 
 
+class StepBatch:
+    """Response steps of the inline calls of one loop round, run together.
+
+    Calls run one after another from the ready list, and hand their responses to the
+    exchanges afterwards, in one go: the application's code, then the server's, each
+    for many requests in a row (as the thread pool's batches do). Measured
+    (``bench/wsgi_bench.py --fifo`` applications, one CPU): WSGI hello 25-27k req/s
+    instead of 17.5k when each call answered at once inside the loop's read handler
+    (36 instead of 54 us of CPU per request), a Flask JSON route 8.35k instead of
+    6.56k.
+    """
+
+    __slots__ = ("loop", "steps")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.steps: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def post(self, step: Callable[..., None], *args: Any) -> None:
+        steps = self.steps
+        steps.append((step, args))
+        if len(steps) == 1:
+            self.loop.call_soon(self.run)
+
+    def run(self) -> None:
+        steps, self.steps = self.steps, []
+        for step, args in steps:
+            try:
+                step(*args)
+            except Exception:
+                log.exception("error in a WSGI response step")
+
+
 class InlineCall(WSGICall):
     """One request's WSGI call, run on the loop thread."""
 
-    __slots__ = ("_body", "_environ", "_iterator", "_pull_scheduled", "_pulling")
+    __slots__ = ("_batch", "_body", "_environ", "_iterator", "_pull_scheduled", "_pulling")
 
-    def __init__(self, app: WSGIApp, exchange: Exchange, environ: EnvironFactory) -> None:
+    def __init__(
+        self, app: WSGIApp, exchange: Exchange, environ: EnvironFactory, batch: StepBatch
+    ) -> None:
         super().__init__(app, exchange)
         self._environ = environ
+        self._batch = batch
         self._body: IO[bytes] | None = None
         self._iterator: Iterator[bytes] | None = None
         self._pull_scheduled = False
@@ -47,7 +88,8 @@ class InlineCall(WSGICall):
         if has_body(exchange.request):
             exchange.read_body(self._body_data, self._body_end)
         else:
-            self._body_end()
+            # From the ready list, after the loop has read every request of this round.
+            exchange.loop.call_soon(self._body_end)
 
     def _body_data(self, data: bytes) -> None:
         if self._body is None:
@@ -97,6 +139,10 @@ class InlineCall(WSGICall):
                     self._end()
                     break
                 self._piece(chunk)
+                if not self.ended:
+                    # A streamed body: hand it over now, so that writing_paused
+                    # tells the truth before the next piece is pulled.
+                    self._batch.run()
         except BaseException as exc:
             self._fail(exc)
         finally:
@@ -111,10 +157,10 @@ class InlineCall(WSGICall):
             self._body = None
 
     def _post(self, step: Callable[..., None], *args: Any) -> None:
-        step(*args)  # already on the loop thread
+        self._batch.post(step, *args)
 
     def _send(self, data: bytes) -> None:
-        self._write_step(data)
+        self._batch.post(self._write_step, data)
 
     def _resume_writing(self) -> None:
         if self._iterator is not None and not self._pull_scheduled:
