@@ -67,7 +67,16 @@ class StepBatch:
 class InlineCall(WSGICall):
     """One request's WSGI call, run on the loop thread."""
 
-    __slots__ = ("_batch", "_body", "_environ", "_iterator", "_pull_scheduled", "_pulling")
+    __slots__ = (
+        "_batch",
+        "_body",
+        "_environ",
+        "_iterator",
+        "_producing",
+        "_pull_scheduled",
+        "_pulling",
+        "_watching",
+    )
 
     def __init__(
         self, app: WSGIApp, exchange: Exchange, environ: EnvironFactory, batch: StepBatch
@@ -79,17 +88,23 @@ class InlineCall(WSGICall):
         self._iterator: Iterator[bytes] | None = None
         self._pull_scheduled = False
         self._pulling = False
+        self._producing = False  # set_producer done
+        self._watching = False  # on_close done
 
     def attach(self) -> None:
         """Hook the call to its exchange; the application runs once the body is in."""
         exchange = self.exchange
-        exchange.on_close(self._connection_lost)
-        exchange.set_producer(_nothing, self._resume_writing)
         if has_body(exchange.request):
+            self._watch_close()  # to drop the spooled body
             exchange.read_body(self._body_data, self._body_end)
         else:
             # From the ready list, after the loop has read every request of this round.
             exchange.loop.call_soon(self._body_end)
+
+    def _watch_close(self) -> None:
+        if not self._watching:
+            self._watching = True
+            self.exchange.on_close(self._connection_lost)
 
     def _body_data(self, data: bytes) -> None:
         if self._body is None:
@@ -98,6 +113,9 @@ class InlineCall(WSGICall):
         self._body.write(data)
 
     def _body_end(self) -> None:
+        if self.exchange.closed:  # the client left before its turn came
+            self._done()
+            return
         body = self._body
         wsgi_input: object
         if body is None:
@@ -132,6 +150,11 @@ class InlineCall(WSGICall):
             # Closed is seen here before our on_close callback has run.
             while not self.gone and not exchange.closed:
                 if exchange.writing_paused:
+                    if not self._producing:
+                        # Most responses never wait: the callbacks are set only now.
+                        self._producing = True
+                        exchange.set_producer(_nothing, self._resume_writing)
+                        self._watch_close()
                     return  # _resume_writing pulls again
                 try:
                     chunk = next(iterator)
