@@ -25,8 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .app import Exchange
-from .wsgi_call import WSGIApp, WSGICall, has_body
+from .app import Exchange, Headers
+from .wsgi_call import Head, WSGIApp, WSGICall, has_body
 from .wsgi_input import EMPTY_INPUT, ClientDisconnected, WSGIInput
 
 __all__ = ["OUTPUT_HIGH_WATER", "Outbox", "ThreadedCall"]
@@ -75,7 +75,16 @@ class Outbox:
 class ThreadedCall(WSGICall):
     """One request's WSGI call, run by ``run()`` on a pool thread."""
 
-    __slots__ = ("_cond", "_environ", "_in_flight", "_lock", "_outbox", "_paused", "wsgi_input")
+    __slots__ = (
+        "_cond",
+        "_environ",
+        "_in_flight",
+        "_lock",
+        "_outbox",
+        "_paused",
+        "_watching",
+        "wsgi_input",
+    )
 
     def __init__(
         self, app: WSGIApp, exchange: Exchange, outbox: Outbox, environ: EnvironFactory
@@ -85,7 +94,8 @@ class ThreadedCall(WSGICall):
         self._environ = environ
         self._lock = threading.Lock()
         self._cond: threading.Condition | None = None  # made by the first wait
-        self._paused = exchange.writing_paused
+        self._paused = False  # the connection's output is above high water
+        self._watching = False  # on_close done
         self._in_flight = 0  # body bytes posted and not yet handed to the exchange
         # Requests without a body (most) share one empty stream: nothing to feed,
         # nothing to discard.
@@ -96,10 +106,9 @@ class ThreadedCall(WSGICall):
     def attach(self) -> None:
         """Hook the call to its exchange (loop thread, before ``run`` is submitted)."""
         exchange = self.exchange
-        exchange.on_close(self._connection_lost)
-        exchange.set_producer(self._pause_writing, self._resume_writing)
         wsgi_input = self.wsgi_input
         if wsgi_input is not None:
+            self._watch_close()  # a reader waiting for the body must learn of a close
             exchange.read_body(wsgi_input.feed, wsgi_input.feed_eof)
 
     # -- the pool thread ---------------------------------------------------------------
@@ -139,6 +148,25 @@ class ThreadedCall(WSGICall):
         self._outbox.post(self._resume_reading_step)
 
     # -- the loop thread ---------------------------------------------------------------
+
+    def _watch_close(self) -> None:
+        if not self._watching:
+            self._watching = True
+            self.exchange.on_close(self._connection_lost)
+
+    def _head_step(
+        self, status: int, headers: Headers, head: Head, data: bytes, complete: bool
+    ) -> None:
+        if not complete:
+            # A streamed body: from now on the worker follows the connection's flow
+            # control and stops if it closes. (A whole response never waits, so most
+            # calls skip this.)
+            self._watch_close()
+            exchange = self.exchange
+            exchange.set_producer(self._pause_writing, self._resume_writing)
+            with self._lock:
+                self._paused = exchange.writing_paused
+        super()._head_step(status, headers, head, data, complete)
 
     def _queued_write_step(self, data: bytes) -> None:
         # Write first: if that crosses the high-water mark, pause_writing runs now, so

@@ -227,6 +227,10 @@ class FakeExchange:
 
     def on_close(self, callback: Callable[[], None]) -> None:
         self._check("on_close")
+        if self.closed:
+            if not self.ended.is_set():
+                self.loop.call_soon(callback)  # as the driver: closed already
+            return
         self._close_callbacks.append(callback)
 
     def _close(self) -> None:
