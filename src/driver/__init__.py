@@ -11,9 +11,10 @@
 
 Modules: ``app`` (the application interface), ``config``, ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
-socket), ``protocol``, ``response`` and ``exchange`` (one connection's HTTP),
-``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and workers),
-``static``, ``hello``, ``wsgi``, ``log``, ``responses``, ``cli``.
+socket), ``protocol``, ``response``, ``exchange`` and ``context`` (one connection's
+HTTP), ``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and
+workers), ``static`` and ``conditions`` (files, dates, ETags, ranges), ``hello``,
+``wsgi``, ``log``, ``responses``, ``cli``.
 """
 
 from .app import (

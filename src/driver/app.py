@@ -13,8 +13,8 @@ immutable, so an application may return the same object for every request.
 
 A streaming application has ``handle_exchange(exchange)``, called as soon as the
 request head is complete: the ``Exchange`` delivers the body as it arrives and takes
-the response in pieces, with asyncio-style flow control both ways. See
-/work/notes/interface.md (the fixed contract) and ``driver.protocol``.
+the response in pieces, with asyncio-style flow control both ways (see
+``driver.protocol`` for how both kinds are served).
 
 Example::
 

@@ -161,3 +161,26 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - Linux has it
         return max(1, os.cpu_count() or 1)
+
+
+class TransportConfig:
+    """The transport's knobs, read once from ``Config`` by the loop."""
+
+    __slots__ = ("cork", "edge_triggered", "high_water", "low_water", "recv_size", "write_timeout")
+
+    def __init__(
+        self,
+        *,
+        recv_size: int,
+        high_water: int,
+        low_water: int,
+        write_timeout: float,
+        edge_triggered: bool,
+        cork: bool,
+    ) -> None:
+        self.recv_size = recv_size
+        self.high_water = high_water
+        self.low_water = low_water
+        self.write_timeout = write_timeout
+        self.edge_triggered = edge_triggered
+        self.cork = cork

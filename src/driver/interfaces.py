@@ -86,8 +86,10 @@ class Transport(Protocol):
     def abort(self) -> None: ...
 
 
-class ConnectionProtocol(Protocol):
-    """The protocol of one connection, as its transport and the loop see it."""
+class ConnectionProtocol(Timed, Protocol):
+    """The protocol of one connection, as its transport and the loop see it. It is
+    ``Timed``: the loop puts its deadline on the heap once the connection has outlived
+    the read made at accept (most HTTP/1.0 clients are answered and gone by then)."""
 
     def connection_made(self, transport: Transport) -> None: ...
     def data_received(self, data: bytes) -> None: ...

@@ -39,9 +39,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from .config import Config
+from .config import Config, TransportConfig
 from .interfaces import ProtocolFactory, Timed
-from .transport import SocketTransport, TransportConfig
+from .transport import SocketTransport
 
 __all__ = ["Loop", "make_listener"]
 
@@ -97,6 +97,7 @@ class Loop:
         self.handlers: dict[int, Callable[[int], None]] = {}
         self.heap: list[tuple[float, int, Timed]] = []
         self._serial = 0
+        self._closed_since_compact = 0
         self._ready: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._threadsafe: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -135,6 +136,14 @@ class Loop:
         # Closing the socket removes it from the epoll set; no unregister call needed.
         self.transports.pop(fd, None)
         self.handlers.pop(fd, None)
+        self._closed_since_compact += 1
+        if self._closed_since_compact > 4096:
+            # Entries of closed connections would otherwise stay (and keep their
+            # objects alive) until they come due: drop them when they pile up.
+            self._closed_since_compact = 0
+            if len(self.heap) > 2 * len(self.transports) + 64:
+                self.heap = [entry for entry in self.heap if not entry[2].closed]
+                heapq.heapify(self.heap)
         if not self._accepting and not self.stopping:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
@@ -213,6 +222,9 @@ class Loop:
                 continue
             register(fd, transport.mask | self.flags)
             transport.registered = True
+            protocol = transport.protocol
+            if protocol.deadline < protocol.timer_at:
+                self.schedule(protocol)
 
     # -- signals and shutdown ----------------------------------------------------------
 
@@ -254,10 +266,10 @@ class Loop:
     # -- the loop ---------------------------------------------------------------------
 
     def _expire(self) -> None:
-        heap = self.heap
         now = self.now
-        while heap and heap[0][0] <= now:
-            when, _serial, timed = heapq.heappop(heap)
+        # self.heap, not a local: a timeout that closes a connection may compact it.
+        while self.heap and self.heap[0][0] <= now:
+            when, _serial, timed = heapq.heappop(self.heap)
             if timed.closed or timed.timer_at != when:
                 continue
             if timed.deadline > now:
@@ -271,9 +283,6 @@ class Loop:
                 timed.on_timeout()
             except Exception:
                 self._failed(timed)
-        if len(heap) > 4096 and len(heap) > 2 * len(self.transports) + 64:
-            self.heap = [entry for entry in heap if not entry[2].closed]
-            heapq.heapify(self.heap)
 
     def _failed(self, owner: object) -> None:
         """A timer or callback raised: fail the connection it belongs to, if any."""

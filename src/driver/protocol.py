@@ -42,9 +42,10 @@ from sansio import (
 )
 
 from .app import HTTPRequest
+from .context import ServerContext
 from .exchange import HTTPExchange
 from .interfaces import Transport
-from .response import ENDED, NONE, ResponseWriter, ServerContext
+from .response import ENDED, NONE, ResponseWriter
 from .responses import CONTINUE
 
 __all__ = ["DISCARD_LIMIT", "HTTPProtocol"]
@@ -99,9 +100,10 @@ class HTTPProtocol(ResponseWriter):
     # -- from the transport -------------------------------------------------------------
 
     def connection_made(self, transport: Transport) -> None:
+        # The header deadline (set in __init__) goes on the heap when the loop
+        # registers the connection, after the read it makes at accept.
         self.transport = transport
         self.client = transport.client
-        self.ctx.loop.schedule(self)
 
     def data_received(self, data: bytes) -> None:
         before = self.phase
@@ -133,7 +135,8 @@ class HTTPProtocol(ResponseWriter):
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
         self.phase = CLOSING
-        self._drop_body_source()
+        if self.items_source is not None:
+            self._drop_body_source()
         exchange = self.exchange
         if exchange is not None:
             self.exchange = None
@@ -200,7 +203,13 @@ class HTTPProtocol(ResponseWriter):
     # -- the event pump -------------------------------------------------------------
 
     def _body_wanted(self) -> bool:
-        return self.body is not None or (self.on_data is not None and not self.app_paused)
+        """Whether the request body is to be read now (collected, discarded, or asked
+        for by a streaming app that has not paused it)."""
+        return (
+            self.body is not None
+            or self.response == ENDED
+            or (self.on_data is not None and not self.app_paused)
+        )
 
     def _process(self) -> None:
         """Handle every event the core can give now, until something must wait."""
@@ -293,7 +302,7 @@ class HTTPProtocol(ResponseWriter):
         self.req_done = False
         self.phase = BODY
         ctx = self.ctx
-        self.deadline = ctx.loop.now + ctx.body_timeout
+        self._arm(ctx.body_timeout)
         if not ctx.streaming:
             self.body = []
             return

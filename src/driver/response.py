@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Final
 
 import sansio
 from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
 
-from .app import App, FileBody, Headers, HTTPRequest, Reply, StreamingApp
+from .app import FileBody, Headers, HTTPRequest, Reply
+from .context import ServerContext
 from .exchange import HTTPExchange, Producer
-from .interfaces import EventLoop, Transport
-from .log import AccessLog
-from .replies import Prepared, close_body, http_date, prepare, response_headers
+from .interfaces import Transport
+from .replies import Prepared, close_body, prepare, response_headers
 from .responses import error_reply, fallback_bytes
 
-__all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter", "ServerContext"]
+__all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter"]
 
 log = logging.getLogger("driver")
 
@@ -41,48 +40,6 @@ ENDED: Final = 2
 
 _EOM: Final = EndOfMessage()
 _CLOSE: Final = (b"Connection", b"close")
-
-
-class ServerContext:
-    """What every connection of one server shares."""
-
-    __slots__ = (
-        "access_log",
-        "app",
-        "body_timeout",
-        "date",
-        "header_timeout",
-        "keepalive_timeout",
-        "limits",
-        "loop",
-        "memo",
-        "streaming",
-    )
-
-    def __init__(
-        self,
-        app: App | StreamingApp,
-        loop: EventLoop,
-        *,
-        limits: sansio.Limits,
-        header_timeout: float,
-        body_timeout: float,
-        keepalive_timeout: float,
-        access_log: AccessLog | None,
-    ) -> None:
-        self.app = app
-        self.streaming = hasattr(app, "handle_exchange")
-        self.loop = loop
-        self.limits = limits
-        self.header_timeout = header_timeout
-        self.body_timeout = body_timeout
-        self.keepalive_timeout = keepalive_timeout
-        self.access_log = access_log
-        self.date = http_date(time.time())
-        """The ``Date`` header value; the server refreshes it once per second."""
-        # The last reply prepared per HTTP version, reused when an app returns the
-        # same immutable Reply again (hello) within the same second (the Date).
-        self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
 
 
 class ResponseWriter:
@@ -140,22 +97,43 @@ class ResponseWriter:
     # -- the application call ---------------------------------------------------------
 
     def call_app(self, payload: bytes) -> None:
-        """Run a simple app on the request just completed and send its reply."""
+        """Run a simple app on the request just completed and send its reply.
+        Called from ``_process`` only (so the end of the response schedules nothing)."""
         request = self.request
         assert request is not None
+        ctx = self.ctx
+        version = request.http_version
         try:
-            reply = self.ctx.app(  # type: ignore[operator]
+            reply = ctx.app(  # type: ignore[operator]
                 HTTPRequest(
-                    request.method,
-                    request.target,
-                    request.headers,
-                    request.http_version,
-                    payload,
-                    self.client,
+                    request.method, request.target, request.headers, version, payload, self.client
                 )
             )
         except Exception:
             self.app_failed()
+            return
+        memo = ctx.memo.get(version)
+        if (
+            memo is not None
+            and memo[0] is reply
+            and memo[1].date is ctx.date
+            and request.method != b"HEAD"
+            and not ctx.loop.stopping
+        ):
+            # The hot path: the same bytes reply again (hello, a hot small file).
+            # ``memo`` only holds replies that passed every check of _send_prepared.
+            prepared = memo[1]
+            send = self.conn.send
+            out = send(prepared.response)
+            if prepared.data is not None:
+                out += send(prepared.data)
+            self.transport.write(out + send(_EOM))
+            self.response = ENDED
+            access_log = ctx.access_log
+            if access_log is not None:
+                access_log.log(
+                    self.client[0], request, prepared.response.status_code, prepared.length
+                )
             return
         self.respond(reply)
 
@@ -192,14 +170,16 @@ class ResponseWriter:
         version = b"1.1" if request.http_version == b"1.1" else b"1.0"
         ctx = self.ctx
         date = ctx.date
-        memo = ctx.memo.get(version)
+        memo = ctx.memo.get(request.http_version)
         try:
             if memo is not None and memo[0] is reply and memo[1].date is date:
                 prepared = memo[1]
             else:
                 prepared = prepare(reply, version, date)
-                if type(reply.body) is bytes:  # not a file, nor a buffer that may change
-                    ctx.memo[version] = (reply, prepared)
+                if type(reply.body) is bytes and not prepared.mismatch and not prepared.no_body:
+                    # Not a file, nor a buffer that may change: the same object can be
+                    # sent again as it is (see call_app).
+                    ctx.memo[request.http_version] = (reply, prepared)
         except Exception:
             log.exception("application error on %s %r", request.method.decode(), request.target)
             prepared = prepare(error_reply(500), version, date)

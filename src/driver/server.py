@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -24,11 +25,11 @@ import sansio
 
 from .app import App, StreamingApp
 from .config import Config
+from .context import ServerContext
 from .log import AccessLog
 from .loop import Loop, make_listener
 from .protocol import HTTPProtocol
 from .replies import http_date
-from .response import ServerContext
 
 __all__ = ["Server", "serve"]
 
@@ -60,7 +61,7 @@ class Server(Loop):
         )
         context = self.context
         self._date_until = 0.0
-        super().__init__(config, listener, lambda: HTTPProtocol(context))
+        super().__init__(config, listener, functools.partial(HTTPProtocol, context))
 
     def on_wake(self) -> None:
         # The Date header (RFC 9110 §6.6.1) is formatted once per second, not per response.

@@ -23,6 +23,7 @@ import socket
 from collections import deque
 from typing import Final
 
+from .config import TransportConfig
 from .interfaces import ConnectionProtocol, EventLoop
 
 __all__ = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "SocketTransport"]
@@ -149,8 +150,14 @@ class SocketTransport:
             self._batching = False
             if self._pending or (self._queue and not self.mask & EPOLLOUT):
                 self._flush()
+            elif self._closing:  # closed during the batch with nothing new to send
+                if self._queue:
+                    self._set_reading(False)
+                else:
+                    self._force_close(None)
             if (
                 self.closed
+                or self._closing
                 or not config.edge_triggered
                 or (len(data) < size and not eof_pending)
                 or not self.mask & EPOLLIN
@@ -189,18 +196,10 @@ class SocketTransport:
             return
         if type(data) is not bytes:
             data = bytes(data)  # the caller may reuse its buffer
-        if self._batching:
+        if self._batching:  # sent by the flush after the batch (see on_readable)
             self._pending.append(data)
             self._size += len(data)
-            if self._size > self.config.high_water and not self._paused_writing:
-                self._pause_protocol()
-            return
-        if self._pending:
-            self._pending.append(data)
-            self._size += len(data)
-            self._flush()
-            return
-        if not self._queue:
+        elif not self._queue:
             try:
                 n = self._send(data, _DONTWAIT)
             except BlockingIOError:
@@ -232,13 +231,9 @@ class SocketTransport:
             self._nonblocking = True
         self._queue.append(_FileJob(fd, offset, count))
         self._size += count
-        if self._batching:
-            if self._size > self.config.high_water and not self._paused_writing:
-                self._pause_protocol()
-            return
-        if not self.mask & EPOLLOUT:
+        if not self._batching and not self.mask & EPOLLOUT:
             self.on_writable()
-        elif self._size > self.config.high_water and not self._paused_writing:
+        if self._size > self.config.high_water and not self._paused_writing:
             self._pause_protocol()
 
     def _queue_pending(self) -> None:
@@ -252,6 +247,8 @@ class SocketTransport:
         if self._queue:
             if self._pending:
                 self._queue_pending()
+            if self._closing:
+                self._set_reading(False)
             if not self.mask & EPOLLOUT:
                 self.on_writable()
             return
@@ -273,6 +270,8 @@ class SocketTransport:
         self._queue.append(memoryview(data)[n:])
         self._size = len(data) - n
         self._start_writing()
+        if self._closing:
+            self._set_reading(False)
 
     def _start_writing(self) -> None:
         self._set_writing(True)
@@ -372,11 +371,14 @@ class SocketTransport:
         if self._closing or self.closed:
             return
         self._closing = True
-        self._set_reading(False)
-        if self._pending and not self._batching:
+        if self._batching:
+            return  # the flush after the batch closes (or stops reading, see _flush)
+        if self._pending:
             self._flush()  # may close
-        elif not self._queue and not self._pending:
+        elif not self._queue:
             self._force_close(None)
+        else:
+            self._set_reading(False)
 
     def abort(self) -> None:
         """Close now, dropping whatever is queued."""
@@ -403,27 +405,24 @@ class SocketTransport:
         self._size = 0
         self.loop.forget(self.fd)
         self.sock.close()
-        self.protocol.connection_lost(exc)
+        protocol = self.protocol
+        # Break the transport <-> protocol cycle, so that reference counting frees
+        # both at once instead of the cyclic GC, many connections later.
+        self.protocol = _GONE
+        protocol.connection_lost(exc)
 
 
-class TransportConfig:
-    """The transport's knobs, read once from ``Config`` by the loop."""
+class _Gone:
+    """The protocol of a closed transport: events that still arrive go nowhere."""
 
-    __slots__ = ("cork", "edge_triggered", "high_water", "low_water", "recv_size", "write_timeout")
+    idle = closed = True
+    deadline = timer_at = _NEVER
 
-    def __init__(
-        self,
-        *,
-        recv_size: int,
-        high_water: int,
-        low_water: int,
-        write_timeout: float,
-        edge_triggered: bool,
-        cork: bool,
-    ) -> None:
-        self.recv_size = recv_size
-        self.high_water = high_water
-        self.low_water = low_water
-        self.write_timeout = write_timeout
-        self.edge_triggered = edge_triggered
-        self.cork = cork
+    def _ignore(self, *args: object) -> None:
+        pass
+
+    connection_made = data_received = eof_received = connection_lost = _ignore
+    pause_writing = resume_writing = on_timeout = _ignore
+
+
+_GONE: Final = _Gone()
