@@ -38,7 +38,7 @@ def loop() -> Iterator[FakeLoop]:
 
 def serve(app: Any, exchange: FakeExchange, threads: int = 4) -> WSGIAdapter:
     adapter = WSGIAdapter(app, threads=threads, host="example.org", port=8080)
-    exchange.loop.run(adapter.handle_exchange, exchange)
+    exchange.fake_loop.run(adapter.handle_exchange, exchange)
     return adapter
 
 
@@ -782,3 +782,27 @@ def test_a_list_is_the_whole_body_with_a_content_length(loop: FakeLoop, threads:
     assert exchange.header(b"content-length") == b"7"
     assert bytes(exchange.body) == b"one two"
     assert exchange.calls[-1:] == ["respond"]  # head, body and end in one call
+
+
+def test_inline_calls_of_one_loop_round_answer_together(loop: FakeLoop) -> None:
+    """Inline, the requests a loop round brought run one after another, and only then
+    are their responses handed over (application code, then server code, in a row)."""
+    exchanges = [FakeExchange(loop, target=b"/%d" % i) for i in range(3)]
+    answered_before: list[int] = []
+
+    @validator
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        answered_before.append(sum("respond" in e.calls for e in exchanges))
+        text(start_response)
+        return [environ["PATH_INFO"].encode()]
+
+    adapter = WSGIAdapter(app, threads=0)
+
+    def one_round() -> None:
+        for exchange in exchanges:
+            adapter.handle_exchange(exchange)
+
+    loop.run(one_round)
+    for i, exchange in enumerate(exchanges):
+        assert bytes(exchange.wait().body) == b"/%d" % i
+    assert answered_before == [0, 0, 0]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from driver import FileBody, HTTPRequest, Reply
+from driver.interfaces import Loop
 
 Headers = tuple[tuple[bytes, bytes], ...]
 
@@ -90,7 +91,8 @@ class FakeExchange:
         high_water: int = 64 * 1024,
         auto_drain: bool = True,
     ) -> None:
-        self.loop = loop
+        self.loop: Loop = loop  # what the adapter sees (the driver's interface)
+        self.fake_loop = loop
         self.request = HTTPRequest(method, target, headers, http_version, b"", ("10.0.0.1", 4321))
         self.closed = False
         self._writing_paused = False
@@ -122,7 +124,7 @@ class FakeExchange:
         return not self.closed and self._writing_paused
 
     def _check(self, name: str) -> None:
-        assert threading.current_thread() is self.loop.thread, f"{name} off the loop thread"
+        assert threading.current_thread() is self.fake_loop.thread, f"{name} off the loop thread"
         self.calls.append(name)
 
     # -- request body --------------------------------------------------------------------
@@ -253,15 +255,15 @@ class FakeExchange:
                 if self._producer is not None:
                     self._producer[1]()
 
-        self.loop.run(read)
+        self.fake_loop.run(read)
 
     def disconnect(self) -> None:
         """The client goes away."""
-        self.loop.run(self._close)
+        self.fake_loop.run(self._close)
 
     def wait(self, timeout: float = 5.0) -> FakeExchange:
         assert self.ended.wait(timeout), f"no complete response in {timeout} s: {self.calls}"
-        self.loop.settle()
+        self.fake_loop.settle()
         return self
 
     def header(self, name: bytes) -> bytes | None:
