@@ -204,3 +204,39 @@ def test_the_environ_says_which_thread_mode_runs(server: ServerProcess) -> None:
     inline = "--threads" in server.args
     assert b"wsgi.multithread=%s" % str(not inline).encode() in body
     assert b"wsgi.input_terminated=True" in body
+
+
+def test_pipelined_requests_are_answered_in_order(server: ServerProcess) -> None:
+    requests = b"".join(
+        b"GET /env/%d HTTP/1.1\r\nHost: x\r\n%s\r\n"
+        % (i, b"Connection: close\r\n" if i == 4 else b"")
+        for i in range(5)
+    )
+    with server.connect() as sock:
+        sock.sendall(requests)
+        replies = read_until_close(sock)
+    order = [int(part.split(b"\n", 1)[0]) for part in replies.split(b"PATH_INFO=/env/")[1:]]
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_expect_100_continue_upload(server: ServerProcess) -> None:
+    with server.connect() as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(b"0123456789")
+        reply = interim + read_until_close(sock)
+    final = reply.partition(b"\r\n\r\n")[2]
+    assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert final.endswith(b"\r\n\r\n2\r\n10\r\n0\r\n\r\n")  # chunked: the app gave no length
+
+
+def test_http_1_0_streamed_response_is_close_delimited(server: ServerProcess) -> None:
+    reply = get(server, "/stream?1")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK")
+    assert b"content-length" not in head.lower() and b"chunked" not in head.lower()
+    assert body == b"s" * MIB
