@@ -277,6 +277,10 @@ def test_failures_before_and_after_the_head(
     def bad_value(exchange: driver.Exchange) -> None:
         exchange.start_response(200, ((b"x-evil", b"a\r\nSet-Cookie: x=1"),))
 
+    def no_head(exchange: driver.Exchange) -> None:
+        exchange.write(b"a body with no head")
+        exchange.end()  # a no-op now: the server has answered
+
     with caplog.at_level(logging.ERROR, logger="driver"):
         app.handler = before
         assert _exchange(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 500 ")
@@ -288,6 +292,9 @@ def test_failures_before_and_after_the_head(
         app.handler = bad_value
         response = _exchange(port, b"GET / HTTP/1.0\r\n\r\n")
         assert response.startswith(b"HTTP/1.0 500 ") and b"Set-Cookie" not in response
+        app.handler = no_head
+        response = _exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+        assert response.startswith(b"HTTP/1.0 500 ") and b"a body" not in response
     messages = " ".join(str(r.exc_info[1]) for r in caplog.records if r.exc_info)
     assert "before the head" in messages and "after the head" in messages
 
@@ -365,3 +372,18 @@ def test_send_file_pieces(recorder: tuple[Recorder, int], tmp_path: Path) -> Non
     app.handler = handler
     response = _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert response.endswith(b"\r\n\r\n1\r\n[\r\n5\r\n23456\r\n1\r\n]\r\n0\r\n\r\n")
+
+
+def test_a_callback_that_raises_fails_only_its_connection(
+    recorder: tuple[Recorder, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, port = recorder
+    # Closing the (bad) descriptor of a HEAD reply raises inside respond(), which runs
+    # from the loop's ready list: the loop must drop that connection, not hang it.
+    broken = driver.Reply(200, (), driver.FileBody(-1, 0, 10))
+    app.handler = lambda exchange: exchange.loop.call_soon(exchange.respond, broken)
+    with caplog.at_level(logging.ERROR, logger="driver"):
+        assert _exchange(port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+    assert any("internal error on the connection" in r.getMessage() for r in caplog.records)
+    app.handler = lambda exchange: exchange.respond(driver.Reply(200, (), b"fine"))
+    assert _exchange(port, b"GET / HTTP/1.0\r\n\r\n").endswith(b"\r\n\r\nfine")

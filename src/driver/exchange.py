@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .app import FileBody, Headers, HTTPRequest, Reply
-from .interfaces import Loop
+from .interfaces import Loop, Transport
 from .replies import close_body
 
 __all__ = ["ExchangeHost", "HTTPExchange"]
@@ -27,6 +27,7 @@ class ExchangeHost(Protocol):
 
     write_paused: bool
     producer: Producer | None
+    transport: Transport
 
     def read_body(
         self, exchange: HTTPExchange, on_data: Callable[[bytes], None], on_end: Callable[[], None]
@@ -62,6 +63,12 @@ class HTTPExchange:
     @property
     def writing_paused(self) -> bool:
         return not self.closed and self._protocol.write_paused
+
+    @property
+    def transport(self) -> Transport:
+        """The connection's transport (the loop fails it if a callback of this
+        exchange raises)."""
+        return self._protocol.transport
 
     @property
     def _live(self) -> bool:

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+import sansio
 from sansio import (
     ConnectionClosed,
     Data,
@@ -84,11 +85,28 @@ class HTTPProtocol(ResponseWriter):
     )
 
     def __init__(self, ctx: ServerContext) -> None:
-        super().__init__(ctx)
+        self.ctx = ctx
+        self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
+        self.closed = False
+        self.request = None
+        self.response = NONE
+        self.exchange = None
+        self.items = None
+        self.items_source = None
+        self.producer = None
+        self.write_paused = False
+        self.must_close = False
+        self.no_body = False
+        self.sent = 0
+        self.status = 0
+        self.processing = False
+        self.scheduled = False
         self.phase = FRESH
         self.deadline = ctx.loop.now + ctx.header_timeout
         self.timer_at = _NEVER
-        self.body: list[bytes] | None = None
+        # A simple app's body, gathered in one buffer: a body sent in tiny chunks must
+        # not cost an object per chunk.
+        self.body: bytearray | None = None
         self.req_done = False
         self.on_data: Callable[[bytes], None] | None = None
         self.on_end: Callable[[], None] | None = None
@@ -135,6 +153,7 @@ class HTTPProtocol(ResponseWriter):
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
         self.phase = CLOSING
+        self.body = None  # a timer entry may keep this object until it comes due
         if self.items_source is not None:
             self._drop_body_source()
         exchange = self.exchange
@@ -235,7 +254,7 @@ class HTTPProtocol(ResponseWriter):
                             self.request = event  # type: ignore[assignment]
                             self.req_done = False
                             self.phase = BODY
-                            self.body = []
+                            self.body = bytearray()
                     elif cls is ConnectionClosed:
                         self._close()
                         break
@@ -257,14 +276,12 @@ class HTTPProtocol(ResponseWriter):
                         self.req_done = True
                         if body is not None:
                             self.body = None
-                            self.call_app(
-                                (body[0] if len(body) == 1 else b"".join(body)) if body else b""
-                            )
+                            self.call_app(bytes(body) if body else b"")
                         else:
                             self._on_end()
                     elif cls is Data:
                         if body is not None:
-                            body.append(event.data)  # type: ignore[union-attr]
+                            body += event.data  # type: ignore[union-attr]
                         else:
                             self._on_data(event.data)  # type: ignore[union-attr]
                     else:
@@ -304,7 +321,7 @@ class HTTPProtocol(ResponseWriter):
         ctx = self.ctx
         self._arm(ctx.body_timeout)
         if not ctx.streaming:
-            self.body = []
+            self.body = bytearray()
             return
         request = HTTPRequest(
             event.method, event.target, event.headers, event.http_version, b"", self.client

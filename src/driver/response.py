@@ -64,26 +64,26 @@ class ResponseWriter:
         "write_paused",
     )
 
+    # Set by HTTPProtocol.__init__ (one constructor: a connection is built per request
+    # in HTTP/1.0).
+    ctx: ServerContext
+    conn: sansio.Connection
     transport: Transport
     client: tuple[str, int]
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-        self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
-        self.closed = False
-        self.request: Request | None = None
-        self.response = NONE
-        self.exchange: HTTPExchange | None = None
-        self.items: Iterator[bytes] | None = None
-        self.items_source: object = None
-        self.producer: Producer | None = None
-        self.write_paused = False
-        self.must_close = False
-        self.no_body = False
-        self.sent = 0
-        self.status = 0
-        self.processing = False  # inside _process
-        self.scheduled = False  # _process is on the ready list
+    closed: bool
+    request: Request | None
+    response: int
+    exchange: HTTPExchange | None
+    items: Iterator[bytes] | None
+    items_source: object
+    producer: Producer | None
+    write_paused: bool
+    must_close: bool
+    no_body: bool
+    sent: int
+    status: int
+    processing: bool  # inside _process
+    scheduled: bool  # _process is on the ready list
 
     def _process(self) -> None:
         raise NotImplementedError
@@ -322,6 +322,8 @@ class ResponseWriter:
 
     def write_body(self, data: bytes) -> None:
         if self.response != STARTED or self.closed:
+            if self.response == NONE and not self.closed:
+                self._before_start("write()")
             return
         if self.no_body or not data:
             return
@@ -337,6 +339,8 @@ class ResponseWriter:
     def send_file(self, body: FileBody) -> None:
         if self.response != STARTED or self.closed or self.no_body or not body.count:
             close_body(body)
+            if self.response == NONE and not self.closed:
+                self._before_start("send_file()")
             return
         try:
             before, after = self.conn.send_body_framing(body.count)
@@ -356,8 +360,7 @@ class ResponseWriter:
         if self.closed:
             return
         if self.response == NONE:
-            log.error("end() before start_response() on %r; answering 500", self._target())
-            self.respond(error_reply(500))
+            self._before_start("end()")
             return
         if self.response != STARTED:
             return
@@ -370,6 +373,11 @@ class ResponseWriter:
         if out:
             self.transport.write(out)
         self._finish(self.sent)
+
+    def _before_start(self, what: str) -> None:
+        """A streaming app wrote before ``start_response``: a bug, answered 500."""
+        log.error("%s before start_response() on %r; answering 500", what, self._target())
+        self.respond(error_reply(500))
 
     def _finish(self, sent: int) -> None:
         self.response = ENDED
@@ -412,7 +420,7 @@ class ResponseWriter:
             out = conn.send(Response(status, tuple(headers), b"1.0"))
             out += conn.send(Data(body)) + conn.send(_EOM)
         except LocalProtocolError:
-            out = fallback_bytes(status)
+            out = fallback_bytes(status, self.ctx.date)
         self.response = ENDED
         self.transport.write(out)
         access_log = self.ctx.access_log
