@@ -300,6 +300,32 @@ def print_table(results: dict[str, dict[str, Result]]) -> list[str]:
     return lines
 
 
+def run_all(
+    seconds: int, server_cpus: str, client_cpus: str, only: list[str]
+) -> dict[str, dict[str, Result]]:
+    """Every workload on every contender (those matching ``only``, if given)."""
+    results: dict[str, dict[str, Result]] = {}
+    for workload, (app, path) in WORKLOADS.items():
+        for index in range(len(contenders(app, 0))):
+            port = free_port()
+            contender = contenders(app, port)[index]
+            if only and not any(
+                w in (workload, contender.name) or w in contender.name for w in only
+            ):
+                continue
+            with running(contender.command, server_cpus) as proc:
+                wait_until_serving(port, path, proc)
+                result = run_wrk(f"http://127.0.0.1:{port}{path}", seconds, client_cpus, proc.pid)
+            results.setdefault(workload, {})[contender.name] = result
+            print(
+                f"  {workload} {contender.name}: {result.rps:,.0f} req/s, "
+                f"{result.cpu_us:.1f} us CPU/request",
+                flush=True,
+            )
+            time.sleep(0.5)  # let TIME_WAIT and the CPU settle
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     server_default, client_default = default_cpus()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -335,27 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    results: dict[str, dict[str, Result]] = {}
-    for workload, (app, path) in WORKLOADS.items():
-        for index in range(len(contenders(app, 0))):
-            port = free_port()
-            contender = contenders(app, port)[index]
-            if args.only and not any(
-                w in (workload, contender.name) or w in contender.name for w in args.only
-            ):
-                continue
-            with running(contender.command, args.server_cpus) as proc:
-                wait_until_serving(port, path, proc)
-                result = run_wrk(
-                    f"http://127.0.0.1:{port}{path}", args.seconds, args.client_cpus, proc.pid
-                )
-            results.setdefault(workload, {})[contender.name] = result
-            print(
-                f"  {workload} {contender.name}: {result.rps:,.0f} req/s, "
-                f"{result.cpu_us:.1f} us CPU/request",
-                flush=True,
-            )
-            time.sleep(0.5)  # let TIME_WAIT and the CPU settle
+    results = run_all(args.seconds, args.server_cpus, args.client_cpus, args.only)
     print()
     print("\n".join(print_table(results)))
     if not args.no_memory:
