@@ -123,7 +123,7 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
     waitress = [py, "-m", "waitress", "--host=127.0.0.1", f"--port={port}"]
     gunicorn = [py, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--log-level"]
     gunicorn += ["warning"]
-    gthread = [*gunicorn, "-k", "gthread", "--threads", "8"]
+    gthread = [*gunicorn, "-k", "gthread", "--threads", "4"]
     out: list[Contender] = [
         Contender("hello", "h10 --hello", [*h10, "--hello"], ab=True),
         Contender(

@@ -17,7 +17,7 @@ import sys
 from typing import NoReturn
 
 from .app import App
-from .config import Config, cpu_count, default_backlog
+from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
 from .log import setup_logging
 from .server import serve
 
@@ -46,6 +46,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_THREADS}, got {text}")
     return value
 
 
@@ -159,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apps.add_argument(
         "--wsgi", metavar="MODULE:APP", help="serve a PEP 3333 WSGI application instead of files"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        metavar="N",
+        help=f"with --wsgi: threads that run the application (default {DEFAULT_THREADS}); "
+        "0 runs it on the loop's thread, fastest for applications that never block",
     )
     parser.add_argument(
         "--workers",
@@ -308,6 +326,7 @@ def _config(args: argparse.Namespace) -> Config:
         max_body_size=args.max_body_size,
         access_log=not args.no_access_log,
         access_log_path=args.access_log,
+        threads=DEFAULT_THREADS if args.threads is None else args.threads,
         **options,  # type: ignore[arg-type]
     )
 
@@ -320,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--cgi is not supported: serve CGI scripts with a WSGI app (--wsgi) instead")
     if args.directory is not None and (args.hello or args.wsgi):
         _fail("-d/--directory serves files; it does not apply with --hello or --wsgi")
+    if args.threads is not None and not args.wsgi:
+        _fail("--threads applies to --wsgi applications only")
     _check_bind(args.bind)
     setup_logging(args.log_level)
     config = _config(args)
@@ -329,11 +350,19 @@ def main(argv: list[str] | None = None) -> int:
 
         app, what = hello_app, "hello"
     elif args.wsgi:
-        from .wsgi import wsgi_app
+        from .wsgi import AppLoadError, load_app, serve_wsgi
 
         sys.path.insert(0, os.getcwd())
-        app = wsgi_app(args.wsgi, host=args.bind, port=config.port, multiprocess=args.workers > 1)
-        what = f"WSGI app {args.wsgi}"
+        try:
+            wsgi_app = load_app(args.wsgi)
+        except AppLoadError as exc:
+            _fail(str(exc))
+        threads = f"{config.threads} threads" if config.threads else "inline on the loop"
+        try:
+            serve_wsgi(wsgi_app, config, what=f"WSGI app {args.wsgi} ({threads})")
+        except OSError as exc:
+            _listen_failed(exc, args.bind, config.port)
+        return 0
     else:
         from .static import StaticFiles
 
@@ -343,8 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(app, config, what=what)
     except OSError as exc:
-        if exc.errno not in _LISTEN_ERRORS:
-            raise
-        # Listening failed (address in use, a privileged port, ...): a startup mistake.
-        _fail(f"cannot listen on {args.bind} port {config.port}: {exc.strerror or exc}")
+        _listen_failed(exc, args.bind, config.port)
     return 0
+
+
+def _listen_failed(exc: OSError, host: str, port: int) -> None:
+    """Listening failed (address in use, a privileged port, ...): a startup mistake.
+    Any other error is a real failure, with its traceback."""
+    if exc.errno not in _LISTEN_ERRORS:
+        raise exc
+    _fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
