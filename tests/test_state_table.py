@@ -126,3 +126,15 @@ def test_states_survive_pickling_as_the_same_constants() -> None:
 
     for constant in (sansio.IDLE, sansio.ERROR, sansio.CLIENT, sansio.PAUSED):
         assert pickle.loads(pickle.dumps(constant)) is constant
+
+
+def test_a_request_after_the_server_closed_is_a_remote_error_and_moves_nothing() -> None:
+    # Issue 10: this was a KeyError((SERVER, CLOSED, Request)) with the client side
+    # already moved to SEND_BODY.
+    conn = sansio.Connection(sansio.SERVER)
+    conn.send(ConnectionClosed())
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(sansio.RemoteProtocolError, match="server is CLOSED"):
+        conn.next_event()
+    assert conn.their_state is sansio.ERROR
+    assert conn.our_state is sansio.CLOSED

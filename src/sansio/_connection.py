@@ -8,7 +8,7 @@ through one funnel that puts the peer in ERROR for good.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ._body import NO_BODY, BodyReader
 from ._buffer import ReceiveBuffer
@@ -37,7 +37,6 @@ from ._state import (
     SEND_BODY,
     SEND_RESPONSE,
     SERVER,
-    TRANSITIONS,
     ConnectionState,
     Role,
     Sentinel,
@@ -67,7 +66,7 @@ class Connection:
     _request_method: bytes | None = None
     _expect_continue = False
     _eof = False
-    _error: RemoteProtocolError | None = None
+    _error: tuple[str, int] | None = None  # the peer's error: message, status hint
 
     def __init__(self, role: Role, *, limits: Limits = _DEFAULT_LIMITS) -> None:
         if role is not CLIENT and role is not SERVER:
@@ -76,6 +75,7 @@ class Connection:
             raise TypeError(f"limits must be a sansio.Limits, not {type(limits).__name__}")
         self.our_role = role
         self.their_role = SERVER if role is CLIENT else CLIENT
+        self._readers = _READERS[self.their_role]
         self._limits = limits
         self._buffer = ReceiveBuffer()
         self._cstate = ConnectionState()
@@ -133,48 +133,15 @@ class Connection:
         Raises ``RemoteProtocolError`` (with ``status_hint``) if the peer broke the
         protocol; the peer is then in ERROR and every later call raises again.
         """
-        states = self._cstate.states
-        role = self.their_role
-        state = states[role]
         try:
-            if state is SEND_BODY:
-                reader = self._reader
-                event: Event | None = _END if reader is NO_BODY else reader(self._buffer)
-                if event is None:
-                    if not self._eof:
-                        return NEED_DATA
-                    event = self._reader.eof()
-                if self._expect_continue:
-                    self._expect_continue = False  # the body has started: no 100 needed
-                if type(event) is EndOfMessage:
-                    self._cstate.process_event(role, EndOfMessage)
-                return event
-            if state is IDLE or (state is SEND_RESPONSE and role is SERVER):
-                return self._read_head()
-            if state is DONE:
-                if self._eof and not self._buffer:
-                    return self._closed()
-                return PAUSED
-            if state is MUST_CLOSE:
-                if self._buffer:
-                    if not self._buffer.only_newlines():
-                        raise RemoteProtocolError(
-                            "data after the end of the last message on a connection that is closing"
-                        )
-                    self._buffer.take(len(self._buffer))
-                return self._closed() if self._eof else NEED_DATA
-            if state is CLOSED:
-                return _CLOSED
-            assert state is ERROR
-            raise RemoteProtocolError(
-                "can't receive: the peer already broke the protocol"
-                + (f" ({self._error})" if self._error else ""),
-                self._error.status_hint if self._error else 400,
-            )
+            return self._readers[self._cstate.states[self.their_role]](self)
         except RemoteProtocolError as exc:
-            if states[role] is not ERROR:
-                self._error = exc
-                self._cstate.process_error(role)
+            if self._cstate.states[self.their_role] is not ERROR:
+                # Keep what the next call needs, not the exception: its traceback holds
+                # the parser's frames (the head's bytes) and would tie them, and this
+                # connection, into a reference cycle that only a full collection frees.
+                self._error = (str(exc), exc.status_hint)
+                self._cstate.process_error(self.their_role)
             raise
 
     def events(self) -> Iterator[Event]:
@@ -188,42 +155,53 @@ class Connection:
             if type(event) is ConnectionClosed:
                 return
 
-    def _closed(self) -> ConnectionClosed:
-        role = self.their_role
-        if (role, self._cstate.states[role], ConnectionClosed) not in TRANSITIONS:
-            # A server that closes after a request, without a response.
-            raise RemoteProtocolError("peer closed the connection before sending a response")
-        self._cstate.process_event(role, ConnectionClosed)
-        self._cstate.disable_keep_alive()
-        return _CLOSED
+    # -- readers, one per (peer's role, peer's state): see _READERS -------------------
 
-    def _read_head(self) -> Event | Sentinel:
+    def _read_body(self) -> Event | Sentinel:
+        reader = self._reader
+        event: Event | None = _END if reader is NO_BODY else reader(self._buffer)
+        if event is None:
+            if not self._eof:
+                return NEED_DATA
+            event = reader.eof()
+        if self._expect_continue:
+            self._expect_continue = False  # the body has started: no 100 needed
+        if type(event) is EndOfMessage:
+            self._cstate.receive(self.their_role, EndOfMessage)
+        # A Data event moves SEND_BODY to itself (in the table for both roles): no move.
+        return event
+
+    def _read_request_head(self) -> Event | Sentinel:
         buffer = self._buffer
-        if not buffer and not self._eof:
-            return NEED_DATA  # the common wait between requests, answered cheaply
-        if self.our_role is SERVER:
-            limits = self._limits
-            lines = buffer.take_plain_head(limits)
-            if lines is None:
-                head = buffer.take_head(limits, 414, skip_empty_lines=True)
-                if head is None:
-                    return self._head_incomplete("request")
-                lines = split_head(head, limits, 414)
-            request, reader, keep_alive, expect = parse_request_lines(lines, limits)
-            if not keep_alive:
-                # Both sides were IDLE: no side is DONE, so this is all it takes.
-                self._cstate.keep_alive = False
-            self.their_http_version = request.http_version
-            self._request_method = request.method
-            if expect:
-                self._expect_continue = True
-            if reader is not NO_BODY:  # NO_BODY is already the reader between messages
-                self._reader = reader
-            self._cstate.process_event(CLIENT, Request)
-            return request
-        if self._cstate.states[SERVER] is IDLE:
-            if buffer:
-                raise RemoteProtocolError("the server sent data before any request")
+        if not buffer:
+            # The common wait between requests, answered cheaply.
+            return self._closed() if self._eof else NEED_DATA
+        limits = self._limits
+        lines = buffer.take_plain_head(limits)
+        if lines is None:
+            head = buffer.take_head(limits, 414, skip_empty_lines=True)
+            if head is None:
+                return self._head_incomplete("request")
+            lines = split_head(head, limits, 414)
+        request, reader, keep_alive, expect = parse_request_lines(lines, limits)
+        self._cstate.receive(CLIENT, Request, keep_alive)
+        self.their_http_version = request.http_version
+        self._request_method = request.method
+        if expect:
+            self._expect_continue = True
+        if reader is not NO_BODY:  # NO_BODY is already the reader between messages
+            self._reader = reader
+        return request
+
+    def _read_before_request(self) -> Event | Sentinel:
+        # A client reads nothing from a server it has not asked anything yet.
+        if self._buffer:
+            raise RemoteProtocolError("the server sent data before any request")
+        return self._closed() if self._eof else NEED_DATA
+
+    def _read_response_head(self) -> Event | Sentinel:
+        buffer = self._buffer
+        if not buffer:
             return self._closed() if self._eof else NEED_DATA
         # Tolerate stray empty lines before a status line too, as llhttp does: some
         # servers send a CRLF after a body.
@@ -233,12 +211,42 @@ class Connection:
         response, reader, keep_alive = parse_response(head, self._limits, self._request_method)
         self.their_http_version = response.http_version
         if type(response) is InformationalResponse:
+            self._cstate.receive(SERVER, InformationalResponse)
             return response
-        if not keep_alive:
-            self._cstate.disable_keep_alive()
+        self._cstate.receive(SERVER, Response, keep_alive)
         self._reader = reader
-        self._cstate.process_event(SERVER, Response)
         return response
+
+    def _read_done(self) -> Event | Sentinel:
+        if self._eof and not self._buffer:
+            return self._closed()
+        return PAUSED
+
+    def _read_must_close(self) -> Event | Sentinel:
+        buffer = self._buffer
+        if buffer:
+            if not buffer.only_newlines():
+                raise RemoteProtocolError(
+                    "data after the end of the last message on a connection that is closing"
+                )
+            buffer.take(len(buffer))
+        return self._closed() if self._eof else NEED_DATA
+
+    def _read_closed(self) -> Event | Sentinel:
+        return _CLOSED
+
+    def _read_error(self) -> Event | Sentinel:
+        message, status = self._error or ("", 400)
+        raise RemoteProtocolError(
+            "can't receive: the peer already broke the protocol"
+            + (f" ({message})" if message else ""),
+            status,
+        )
+
+    def _closed(self) -> ConnectionClosed:
+        # A server that closes after a request, without a response, is refused here.
+        self._cstate.receive(self.their_role, ConnectionClosed, keep_alive=False)
+        return _CLOSED
 
     def _head_incomplete(self, what: str) -> Sentinel | ConnectionClosed:
         if not self._eof:
@@ -254,7 +262,7 @@ class Connection:
         event_type = type(event)
         role = self.our_role
         cstate = self._cstate
-        new = cstate.check_event(role, event_type)
+        new = cstate.check_send(role, event_type)
         keep_alive = True
         writer = self._writer
         if type(event) is Data:
@@ -281,9 +289,7 @@ class Connection:
         else:  # ConnectionClosed: the table admitted nothing else
             out = b""
             keep_alive = False
-        cstate.process_event(role, event_type, new)
-        if not keep_alive:
-            cstate.disable_keep_alive()
+        cstate.sent(role, event_type, new, keep_alive)
         return out
 
     def send_body_framing(self, size: int) -> tuple[bytes, bytes]:
@@ -296,10 +302,10 @@ class Connection:
         """
         if type(size) is not int or size < 0:
             raise LocalProtocolError(f"a body size is a non-negative int, not {size!r}")
-        new = self._cstate.check_event(self.our_role, Data)
+        new = self._cstate.check_send(self.our_role, Data)
         assert self._writer is not None
         framing = self._writer.frame(size)
-        self._cstate.process_event(self.our_role, Data, new)
+        self._cstate.sent(self.our_role, Data, new, True)
         return framing
 
     def start_next_cycle(self) -> None:
@@ -309,3 +315,28 @@ class Connection:
         self._writer = None
         self._request_method = None
         self._expect_continue = False
+
+
+Reader = Callable[[Connection], Event | Sentinel]
+
+_READERS: dict[Role, dict[State, Reader]] = {
+    CLIENT: {
+        IDLE: Connection._read_request_head,
+        SEND_BODY: Connection._read_body,
+        DONE: Connection._read_done,
+        MUST_CLOSE: Connection._read_must_close,
+        CLOSED: Connection._read_closed,
+        ERROR: Connection._read_error,
+    },
+    SERVER: {
+        IDLE: Connection._read_before_request,
+        SEND_RESPONSE: Connection._read_response_head,
+        SEND_BODY: Connection._read_body,
+        DONE: Connection._read_done,
+        MUST_CLOSE: Connection._read_must_close,
+        CLOSED: Connection._read_closed,
+        ERROR: Connection._read_error,
+    },
+}
+"""What reads the peer's next event: ``_READERS[their role][their state]``. Every state
+a side can be in has its reader; the client is never in SEND_RESPONSE."""

@@ -1,7 +1,10 @@
 """Every state of both sides of a connection, and every legal transition, as data.
 
 Each side (client, server) has its own state. An event moves its sender's side by
-``TRANSITIONS[(role, state, event type)]``; a pair missing from the table is illegal.
+``TRANSITIONS[(role, state, event type)]``; a pair missing from the table is illegal,
+in both directions: ``LocalProtocolError`` for an event we would send, and
+``RemoteProtocolError`` for one the peer sent. ``ConnectionState`` is the only code
+that moves a state, and it checks every move, both sides of it, before making it.
 HTTP/1.x has exactly one cross-side effect: a ``Request`` also moves the server from
 ``IDLE`` to ``SEND_RESPONSE`` (it now owes a response), which ``PEER_TRANSITIONS`` holds.
 
@@ -12,7 +15,7 @@ both sides from ``DONE`` back to ``IDLE``.
 
 from __future__ import annotations
 
-from ._errors import LocalProtocolError
+from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     ConnectionClosed,
     Data,
@@ -122,8 +125,23 @@ PEER_TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
 """The other side: a request obliges the server to respond."""
 
 
+# Why a move the peer made is refused, where a plain "can't receive" would say too little.
+_RECEIVE_REFUSALS: dict[tuple[Role, State, EventType], str] = {
+    (SERVER, SEND_RESPONSE, ConnectionClosed): (
+        "peer closed the connection before sending a response"
+    ),
+}
+
+
 class ConnectionState:
-    """Both sides' states and the keep-alive verdict, moved only through the tables."""
+    """Both sides' states and the keep-alive verdict, moved only through the tables.
+
+    Every move goes through here, in both directions, and is checked against the
+    tables first: one we would send that is not in them is a ``LocalProtocolError``
+    (``check_send``), one the peer made is a ``RemoteProtocolError`` (``receive``).
+    Nothing moves unless the whole move, a request's effect on the server included,
+    is legal.
+    """
 
     __slots__ = ("keep_alive", "states")
 
@@ -131,30 +149,59 @@ class ConnectionState:
         self.states: dict[Role, State] = {CLIENT: IDLE, SERVER: IDLE}
         self.keep_alive = True
 
-    def process_event(self, role: Role, event_type: EventType, new: State | None = None) -> None:
-        """Move ``role`` (the sender) to ``new`` (from ``check_event``, or looked up) and,
-        for a request, the server."""
+    # -- our moves ------------------------------------------------------------------
+
+    def check_send(self, role: Role, event_type: EventType) -> State:
+        """The state ``role`` moves to by sending ``event_type``; raise
+        ``LocalProtocolError`` if it may not send it now. Nothing moves yet: the
+        caller serialises first, then calls ``sent``."""
         states = self.states
+        new = TRANSITIONS.get((role, states[role], event_type))
         if new is None:
-            # The parser produced the event itself, so the move is in the table.
-            new = TRANSITIONS[role, states[role], event_type]
+            raise LocalProtocolError(f"can't send {event_type.__name__} in state {states[role]!r}")
+        if event_type is Request and (SERVER, states[SERVER], Request) not in PEER_TRANSITIONS:
+            raise LocalProtocolError(f"can't send a Request: the server is {states[SERVER]!r}")
+        return new
+
+    def sent(self, role: Role, event_type: EventType, new: State, keep_alive: bool) -> None:
+        """Apply a move ``check_send`` allowed; ``keep_alive`` is False if the message
+        sent rules out another one on this connection."""
+        if not keep_alive:
+            self.disable_keep_alive()
+        states = self.states
         if new is DONE and not self.keep_alive:
             new = MUST_CLOSE
         states[role] = new
         if event_type is Request:
             states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
 
-    def check_event(self, role: Role, event_type: EventType) -> State:
-        """The state ``role`` moves to by sending ``event_type``; raise
-        ``LocalProtocolError`` if it may not send it now."""
-        new = TRANSITIONS.get((role, self.states[role], event_type))
-        if new is None:
-            raise LocalProtocolError(
-                f"can't send {event_type.__name__} in state {self.states[role]!r}"
-            )
-        if event_type is Request and (SERVER, self.states[SERVER], Request) not in PEER_TRANSITIONS:
-            raise LocalProtocolError(f"can't send a Request: the server is {self.states[SERVER]!r}")
-        return new
+    # -- the peer's moves -------------------------------------------------------------
+
+    def receive(self, role: Role, event_type: EventType, keep_alive: bool = True) -> None:
+        """Apply a move the peer made by sending ``event_type``, or raise
+        ``RemoteProtocolError`` (and move nothing) if the tables do not allow it."""
+        states = self.states
+        new = TRANSITIONS.get((role, states[role], event_type))
+        if event_type is Request:
+            server = PEER_TRANSITIONS.get((SERVER, states[SERVER], Request))
+            if new is None or server is None:
+                raise self._refused(role, event_type)
+            states[SERVER] = server
+        elif new is None:
+            raise self._refused(role, event_type)
+        if not keep_alive:
+            self.disable_keep_alive()
+        if new is DONE and not self.keep_alive:
+            new = MUST_CLOSE
+        states[role] = new
+
+    def _refused(self, role: Role, event_type: EventType) -> RemoteProtocolError:
+        states = self.states
+        return RemoteProtocolError(
+            _RECEIVE_REFUSALS.get((role, states[role], event_type))
+            or f"peer sent {event_type.__name__} while the client is {states[CLIENT]!r} "
+            f"and the server is {states[SERVER]!r}"
+        )
 
     def process_error(self, role: Role) -> None:
         """``role`` broke the protocol: it is in ERROR for good, and nothing is reused.
@@ -171,9 +218,10 @@ class ConnectionState:
         """No further message on this connection: a side that is DONE must close."""
         self.keep_alive = False
         states = self.states
-        for role in (CLIENT, SERVER):
-            if states[role] is DONE:
-                states[role] = MUST_CLOSE
+        if states[CLIENT] is DONE:
+            states[CLIENT] = MUST_CLOSE
+        if states[SERVER] is DONE:
+            states[SERVER] = MUST_CLOSE
 
     def start_next_cycle(self) -> None:
         states = self.states
