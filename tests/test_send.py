@@ -180,8 +180,8 @@ def test_request_serialisation() -> None:
     [
         (Request(b"GET", b"/", (), b"1.1"), "needs it"),
         (Request(b"GET", b"/", ((b"Host", b"a"), (b"host", b"b"))), "at most one Host"),
-        (Request(b"POST", b"/"), "HTTP/1.0 POST request needs Content-Length"),
-        (Request(b"PUT", b"/", ((b"Connection", b"keep-alive"),)), "needs Content-Length"),
+        (Request(b"POST", b"/"), "HTTP/1.0 POST request without Content-Length"),
+        (Request(b"PUT", b"/", ((b"Connection", b"keep-alive"),)), "without Content-Length"),
         (Request(b"G T", b"/"), "invalid method"),
         (Request(b"GET", b"/a b"), "invalid request target"),
         (Request(b"GET", b""), "invalid request target"),
@@ -189,7 +189,7 @@ def test_request_serialisation() -> None:
         (Request(b"POST", b"/", ((b"Transfer-Encoding", b"chunked"),)), "HTTP/1.0 request"),
         (
             Request(b"POST", b"/", ((b"Host", b"h"), (b"Transfer-Encoding", b"gzip")), b"1.1"),
-            "only transfer coding",
+            "final transfer coding is not chunked",
         ),
         (
             Request(

@@ -22,8 +22,8 @@ from ._events import (
     Request,
     Response,
 )
-from ._framing import parse_request_lines, parse_response
 from ._headers import split_head
+from ._heads import parse_request_lines, parse_response
 from ._limits import Limits
 from ._state import (
     CLIENT,
@@ -134,7 +134,14 @@ class Connection:
         protocol; the peer is then in ERROR and every later call raises again.
         """
         try:
-            return self._readers[self._cstate.states[self.their_role]](self)
+            state = self._cstate.states[self.their_role]
+            # Most messages have no body: ending one here, without the call to
+            # _read_body, saves ~80 ns of a ~3.1 us GET (3%; bench/micro.py, "end of a
+            # body-less message").
+            if state is SEND_BODY and self._reader is NO_BODY and not self._expect_continue:
+                self._cstate.receive(self.their_role, EndOfMessage)
+                return _END
+            return self._readers[state](self)
         except RemoteProtocolError as exc:
             if self._cstate.states[self.their_role] is not ERROR:
                 # Keep what the next call needs, not the exception: its traceback holds

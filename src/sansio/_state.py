@@ -181,19 +181,24 @@ class ConnectionState:
         """Apply a move the peer made by sending ``event_type``, or raise
         ``RemoteProtocolError`` (and move nothing) if the tables do not allow it."""
         states = self.states
-        new = TRANSITIONS.get((role, states[role], event_type))
-        if event_type is Request:
-            server = PEER_TRANSITIONS.get((SERVER, states[SERVER], Request))
-            if new is None or server is None:
-                raise self._refused(role, event_type)
-            states[SERVER] = server
-        elif new is None:
-            raise self._refused(role, event_type)
-        if not keep_alive:
-            self.disable_keep_alive()
-        if new is DONE and not self.keep_alive:
-            new = MUST_CLOSE
+        try:
+            # Subscripts, not .get, and disable_keep_alive's rule inline below: a receive
+            # is on every message's path, and the plain code takes 1.11x as long
+            # (482 ns against 536 ns: bench/micro.py, "receive a request").
+            new = TRANSITIONS[role, states[role], event_type]
+            if event_type is Request:
+                states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
+        except KeyError:
+            raise self._refused(role, event_type) from None
         states[role] = new
+        if not keep_alive:
+            self.keep_alive = False
+        if not self.keep_alive:
+            # disable_keep_alive's rule: no side is DONE once keep-alive is off.
+            if states[CLIENT] is DONE:
+                states[CLIENT] = MUST_CLOSE
+            if states[SERVER] is DONE:
+                states[SERVER] = MUST_CLOSE
 
     def _refused(self, role: Role, event_type: EventType) -> RemoteProtocolError:
         states = self.states

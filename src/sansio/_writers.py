@@ -15,6 +15,14 @@ from typing import Protocol
 
 from ._errors import LocalProtocolError
 from ._events import Headers, Request, Response
+from ._framing import (
+    CHUNKED,
+    CLOSE_DELIMITED,
+    check_response_framing,
+    keep_alive,
+    request_body,
+    response_body,
+)
 from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
 
 __all__ = [
@@ -195,20 +203,9 @@ def _values(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
     return [value for (_, value), name in zip(headers, names, strict=True) if name == wanted]
 
 
-def _tokens(values: list[bytes]) -> list[bytes]:
-    return [item.strip(b" \t").lower() for value in values for item in value.split(b",")]
-
-
-def _declared_length(values: list[bytes]) -> int:
-    if len(values) == 1 and values[0].isdigit():
-        return int(values[0])
-    items = {item.strip(b" \t") for value in values for item in value.split(b",")}
-    if len(items) != 1:
-        raise LocalProtocolError(f"differing Content-Length values: {values!r}")
-    item = items.pop()
-    if not item.isdigit():
-        raise LocalProtocolError(f"invalid Content-Length {item!r}")
-    return int(item)
+def _field(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
+    """Every value of the fields called ``wanted`` (lower-case); [] if there is none."""
+    return _values(headers, names, wanted) if wanted in names else []
 
 
 def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
@@ -226,34 +223,31 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
     hosts = names.count(b"host")
     if hosts > 1 or (version == b"1.1" and not hosts):
         raise LocalProtocolError("a request has at most one Host header; an HTTP/1.1 one needs it")
+    te = _field(headers, names, b"transfer-encoding")
+    cl = _field(headers, names, b"content-length")
+    # What a server (ours among them) will make of these fields, by the same rules.
+    length = request_body(version, method, te, cl, LocalProtocolError)
     writer: BodyWriter
-    if b"transfer-encoding" in names:
-        if b"content-length" in names:
-            raise LocalProtocolError("request has both Content-Length and Transfer-Encoding")
-        if version == b"1.0":
-            raise LocalProtocolError("Transfer-Encoding cannot be sent in an HTTP/1.0 request")
-        if _tokens(_values(headers, names, b"transfer-encoding")) != [b"chunked"]:
-            raise LocalProtocolError("the only transfer coding a request may use is chunked")
+    if length == CHUNKED:
         writer = ChunkedWriter()
-    elif b"content-length" in names:
-        writer = LengthWriter(_declared_length(_values(headers, names, b"content-length")))
-    elif version == b"1.0" and method in (b"POST", b"PUT", b"PATCH"):
-        # RFC 1945 §8.3; a server (ours among them) answers 411 without it.
-        raise LocalProtocolError(f"an HTTP/1.0 {method.decode()} request needs Content-Length")
+    elif cl:
+        writer = LengthWriter(length)
     else:
         writer = LengthWriter(0, "a request without Content-Length or Transfer-Encoding")
-    tokens = _tokens(_values(headers, names, b"connection")) if b"connection" in names else []
-    keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
+    persistent = keep_alive(_field(headers, names, b"connection"), version == b"1.1")
     head = b"%b %b HTTP/%b\r\n%b\r\n" % (method, target, version, fields)
-    return head, writer, keep_alive
+    return head, writer, persistent
 
 
 def write_response(
-    event: Response, request_method: bytes | None, peer_version: bytes | None, keep_alive: bool
+    event: Response, request_method: bytes | None, peer_version: bytes | None, persistent: bool
 ) -> tuple[bytes, BodyWriter, bool]:
     """The response head (with our own Connection header), its body writer, keep-alive.
 
-    ``keep_alive`` is what the request allowed; the response can only take it away.
+    ``persistent`` is what the request allowed; the response can only take it away.
+    The fields are settled first (ours added, the caller's Connection dropped,
+    Transfer-Encoding dropped for HTTP/1.0), then ``_framing`` says what a client will
+    make of them, by the rules it reads them with: the body writer follows that.
     """
     status, version, headers = event.status_code, event.http_version, event.headers
     if type(status) is not int or not 200 <= status <= 999:
@@ -263,7 +257,6 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
-    connection = b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n"
     if request_method != b"HEAD" and status != 204 and status != 304:
         try:
             cached = _CHECKED_HEADS.get(headers)
@@ -272,9 +265,9 @@ def write_response(
         if cached is not None:
             fields, length = cached
             return (
-                _status_line(version, status, event.reason) + fields + connection,
+                _status_line(version, status, event.reason) + fields + _connection(persistent),
                 LengthWriter(length),
-                keep_alive,
+                persistent,
             )
     given = headers
     headers = tuple(headers)
@@ -284,58 +277,51 @@ def write_response(
         # Our own Connection field replaces the caller's, but the event must still be
         # clean: the caller's fields are checked whole before any is dropped.
         write_fields(headers)
-        if b"close" in _tokens(_values(headers, names, b"connection")):
-            keep_alive = False
+        if not keep_alive(_values(headers, names, b"connection"), True):
+            persistent = False
         headers = tuple(pair for pair, name in zip(headers, names) if name != b"connection")
         names = [name for name in names if name != b"connection"]
-    no_body = request_method == b"HEAD" or status in (204, 304)
+    te = _field(headers, names, b"transfer-encoding")
+    cl = _field(headers, names, b"content-length")
+    check_response_framing(status, te, cl, LocalProtocolError)
+    if te and version == b"1.0":
+        # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
+        headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
+        te = []
+    elif not te and not cl and version == b"1.1":
+        headers += ((b"Transfer-Encoding", b"chunked"),)
+        te = [b"chunked"]
+    length = response_body(version, status, request_method, te, cl, LocalProtocolError)
     writer: BodyWriter
-    if b"transfer-encoding" in names:
-        if b"content-length" in names:
-            raise LocalProtocolError("response has both Content-Length and Transfer-Encoding")
-        if status == 204 or status == 304:
-            raise LocalProtocolError(f"a {status} response cannot have Transfer-Encoding")
-        codings = _tokens(_values(headers, names, b"transfer-encoding"))
-        if codings[-1:] != [b"chunked"]:
-            raise LocalProtocolError("a response's final transfer coding must be chunked")
-        if no_body:
-            writer = LengthWriter(0, "a response to HEAD")
-        elif version == b"1.1":
-            writer = ChunkedWriter()
-        else:
-            # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
-            headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
-            writer, keep_alive = CloseDelimitedWriter(), False
-    elif b"content-length" in names:
-        if status == 204:
-            raise LocalProtocolError("a 204 response cannot have Content-Length")
-        length = _declared_length(_values(headers, names, b"content-length"))
-        if no_body:
-            what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
-            writer = LengthWriter(0, what)
-        else:
-            writer = LengthWriter(length)
-            if cacheable:
-                fields = write_fields(headers)
-                if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
-                    _CHECKED_HEADS.clear()
-                _CHECKED_HEADS[given] = (fields, length)
-                return (
-                    _status_line(version, status, event.reason) + fields + connection,
-                    writer,
-                    keep_alive,
-                )
-    elif no_body:
+    if length == CHUNKED:
+        writer = ChunkedWriter()
+    elif length == CLOSE_DELIMITED:
+        writer, persistent = CloseDelimitedWriter(), False
+    elif request_method == b"HEAD" or status == 204 or status == 304:
         what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
         writer = LengthWriter(0, what)
-    elif version == b"1.1":
-        headers += ((b"Transfer-Encoding", b"chunked"),)
-        writer = ChunkedWriter()
     else:
-        writer, keep_alive = CloseDelimitedWriter(), False
+        writer = LengthWriter(length)
+        if cacheable:
+            fields = write_fields(headers)
+            if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
+                _CHECKED_HEADS.clear()
+            _CHECKED_HEADS[given] = (fields, length)
+            return (
+                _status_line(version, status, event.reason) + fields + _connection(persistent),
+                writer,
+                persistent,
+            )
     fields = write_fields(headers)
-    connection = b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n"
-    return _status_line(version, status, event.reason) + fields + connection, writer, keep_alive
+    return (
+        _status_line(version, status, event.reason) + fields + _connection(persistent),
+        writer,
+        persistent,
+    )
+
+
+def _connection(persistent: bool) -> bytes:
+    return b"Connection: keep-alive\r\n\r\n" if persistent else b"Connection: close\r\n\r\n"
 
 
 def _status_line(version: bytes, status: int, reason: bytes) -> bytes:

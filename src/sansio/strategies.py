@@ -13,6 +13,8 @@ Hypothesis (``pip install hypothesis``); ``import sansio`` never imports it.
   with the ``Request`` a client must send before it can parse it.
 - ``hostile_requests()`` -> ``HostileRequest``: bytes every conforming server rejects,
   named by smuggling class (``HOSTILE_CLASSES``) with the status it must answer.
+- ``framing_fields()``: Content-Length, Transfer-Encoding and Connection fields, valid
+  or not, for checking that what a writer sends a reader frames the same way.
 - ``any_bytes()``, ``hostile_fields()``, ``hostile_methods()``, ``hostile_targets()``,
   ``hostile_reasons()``: values an application might hand to ``send``, from all 256
   byte values (CR, LF, NUL, controls, injections); ``send`` must refuse or round-trip them.
@@ -78,6 +80,7 @@ __all__ = [
     "chunkings",
     "coalesce",
     "field_values",
+    "framing_fields",
     "hostile_fields",
     "hostile_methods",
     "hostile_reasons",
@@ -1025,6 +1028,35 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "body-too-large": _h_body_too_large,
 }
 assert set(_HOSTILE_BUILDERS) == set(HOSTILE_CLASSES)
+
+
+# -- framing fields -------------------------------------------------------------------
+
+_LENGTHS = st.one_of(
+    st.integers(0, 64).map(lambda n: b"%d" % n),
+    st.integers(0, 10**18 - 1).map(lambda n: b"%d" % n),
+    st.integers(19, 40).map(lambda digits: b"9" * digits),  # too large for any peer
+    st.sampled_from((b"007", b"5, 5", b"5,5", b"5, 6", b"", b"x", b"-1", b"+5", b"0x10", b"1_0")),
+)
+_CODINGS = st.sampled_from(
+    (b"chunked", b"Chunked", b"gzip, chunked", b"gzip", b"chunked, chunked", b"", b"identity")
+)
+_CONNECTION_OPTIONS = st.sampled_from(
+    (b"close", b"keep-alive", b"Keep-Alive", b"close, keep-alive", b"foo, keep-alive", b"upgrade")
+)
+
+
+def framing_fields(*, max_fields: int = 3) -> st.SearchStrategy[Headers]:
+    """The fields that decide a body's length and the connection's persistence
+    (Content-Length, Transfer-Encoding, Connection), valid or not, repeated or not,
+    with ordinary fields among them: for checking that a writer and a reader agree."""
+    field = st.one_of(
+        st.tuples(st.sampled_from((b"Content-Length", b"content-length")), _LENGTHS),
+        st.tuples(st.sampled_from((b"Transfer-Encoding", b"transfer-encoding")), _CODINGS),
+        st.tuples(st.sampled_from((b"Connection", b"connection")), _CONNECTION_OPTIONS),
+        st.tuples(st.sampled_from(_COMMON_NAMES), field_values(max_words=2)),
+    )
+    return st.lists(field, max_size=max_fields).map(tuple)
 
 
 # -- hostile values for send ----------------------------------------------------------

@@ -1,0 +1,164 @@
+"""From a head split into lines to a message: its event, its body reader and keep-alive.
+
+The start line and the Host rule of RFC 9112 §3.2 are checked here; what the framing
+fields mean (body length, persistence, the smuggling rules) is asked of ``_framing``,
+the rules' one home, which the writer asks too.
+"""
+
+from __future__ import annotations
+
+from ._body import NO_BODY, BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
+from ._errors import RemoteProtocolError
+from ._events import Headers, InformationalResponse, Request, Response
+from ._framing import (
+    BODY_METHODS,
+    CHUNKED,
+    CLOSE_DELIMITED,
+    keep_alive,
+    request_body,
+    response_body,
+)
+from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
+from ._headers import field_values, parse_fields, split_head
+from ._limits import Limits
+
+__all__ = ["Framing", "parse_request_lines", "parse_response"]
+
+# (event, body reader, keep-alive, expects 100-continue)
+Framing = tuple[Request, BodyReader, bool, bool]
+
+_V10, _V11 = b"1.0", b"1.1"
+
+
+def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
+    """Parse a request head cut into lines whose bytes and sizes are already checked;
+    decide its body framing, persistence and Expect."""
+    count = len(lines)
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3:
+        raise _bad_request_line(lines[0])
+    method, target, version = request_line
+    if version == b"HTTP/1.1":
+        version = _V11
+    elif version == b"HTTP/1.0":
+        version = _V10
+    else:
+        version = _parse_version(version, 505)
+    if not method or not target or method.translate(None, TOKEN_CHARS):
+        raise _bad_request_line(lines[0])
+    if target.translate(None, TARGET_CHARS):
+        raise RemoteProtocolError(f"invalid request target {target[:60]!r}")
+    if count == 1:
+        if version is _V11:
+            raise RemoteProtocolError("HTTP/1.1 request without a Host header")
+        if method in BODY_METHODS:
+            request_body(version, method, [], [], RemoteProtocolError)  # raises 411
+        return Request(method, target, (), version), NO_BODY, False, False
+    headers, names = parse_fields(lines, 1, obs_fold=False)
+    http11 = version is _V11
+    # RFC 9112 §3.2: a 1.1 request needs exactly one Host, and no request may have two.
+    # The second search starts on the LF that ends the first match, so two adjacent
+    # "host" names are both found.
+    first = names.find(b"\nhost\n")
+    if (first < 0 and http11) or (first >= 0 and names.find(b"\nhost\n", first + 5) >= 0):
+        raise _bad_host(headers)
+    request = Request(method, target, headers, version)
+    if b"\ncontent-length\n" in names or b"\ntransfer-encoding\n" in names:
+        te = field_values(headers, names, b"transfer-encoding")
+        cl = field_values(headers, names, b"content-length")
+        length = request_body(version, method, te, cl, RemoteProtocolError)
+        reader = _body_reader(length, limits, "request")
+    elif not http11 and method in BODY_METHODS:
+        request_body(version, method, [], [], RemoteProtocolError)  # raises 411
+    else:
+        reader = NO_BODY
+    persistent = (
+        keep_alive(field_values(headers, names, b"connection"), http11)
+        if b"\nconnection\n" in names
+        else http11
+    )
+    expect = http11 and b"\nexpect\n" in names and _expects_continue(headers, names)
+    return request, reader, persistent, expect
+
+
+def _bad_host(headers: Headers) -> RemoteProtocolError:
+    count = sum(1 for name, _ in headers if name == b"host")
+    if not count:
+        return RemoteProtocolError("HTTP/1.1 request without a Host header")
+    return RemoteProtocolError(f"request with {count} Host headers")
+
+
+def _bad_request_line(line: bytes) -> RemoteProtocolError:
+    parts = line.split(b" ")
+    if len(parts) > 3:
+        return RemoteProtocolError(f"request line with extra spaces: {line[:60]!r}")
+    if len(parts) < 3 or not parts[0] or not parts[1]:
+        return RemoteProtocolError(f"malformed request line: {line[:60]!r}")
+    return RemoteProtocolError(f"invalid method {parts[0][:40]!r}")
+
+
+def _parse_version(version: bytes, unsupported_status: int) -> bytes:
+    match = HTTP_VERSION.fullmatch(version)
+    if match is None:
+        raise RemoteProtocolError(f"invalid HTTP version {version[:20]!r}")
+    major, minor = match.groups()
+    if major != b"1":
+        raise RemoteProtocolError(
+            f"unsupported HTTP version {version.decode('ascii')}",
+            status_hint=unsupported_status,
+        )
+    # RFC 9110 §2.5: a higher minor version is processed as the highest we speak.
+    return _V10 if minor == b"0" else _V11
+
+
+def _body_reader(length: int, limits: Limits, what: str) -> BodyReader:
+    if length == CHUNKED:
+        return ChunkedReader(limits)
+    if length == CLOSE_DELIMITED:
+        return CloseDelimitedReader()
+    if limits.max_body_size is not None and length > limits.max_body_size:
+        raise RemoteProtocolError(
+            f"{what} body of {length} bytes is larger than {limits.max_body_size}",
+            status_hint=413,
+        )
+    return LengthReader(length) if length else NO_BODY
+
+
+def _expects_continue(headers: Headers, names: bytes) -> bool:
+    values = field_values(headers, names, b"expect")
+    return any(value.lower() == b"100-continue" for value in values)
+
+
+def parse_response(
+    head: bytes, limits: Limits, request_method: bytes | None
+) -> tuple[InformationalResponse | Response, BodyReader, bool]:
+    """Parse a response head; decide its body framing (RFC 9112 §6.3) and persistence."""
+    lines = split_head(head, limits, 400)
+    match = STATUS_LINE.fullmatch(lines[0])
+    if match is None:
+        raise RemoteProtocolError(f"malformed status line: {lines[0][:60]!r}")
+    version = _parse_version(b"HTTP/" + match.group(1), 400)
+    status = int(match.group(2))
+    reason = match.group(3) or b""
+    headers, names = parse_fields(lines, 1, obs_fold=True)
+    http11 = version == b"1.1"
+    if status < 200:
+        if status < 100:
+            raise RemoteProtocolError(f"invalid status code {status}")
+        if status == 101:
+            raise RemoteProtocolError(
+                "101 Switching Protocols: protocol upgrades are not supported"
+            )
+        return InformationalResponse(status, headers, version, reason), NO_BODY, True
+    response = Response(status, headers, version, reason)
+    persistent = keep_alive(field_values(headers, names, b"connection"), http11)
+    length = response_body(
+        version,
+        status,
+        request_method,
+        field_values(headers, names, b"transfer-encoding"),
+        field_values(headers, names, b"content-length"),
+        RemoteProtocolError,
+    )
+    reader = _body_reader(length, limits, "response")
+    return response, reader, persistent and length != CLOSE_DELIMITED
