@@ -8,7 +8,7 @@ Bytes in, typed events out; events in, bytes out. No sockets, threads or clocks:
     conn.receive_data(b"GET / HTTP/1.0\\r\\n\\r\\n")
     request = conn.next_event()          # Request(method=b"GET", target=b"/", ...)
     assert conn.next_event() == sansio.EndOfMessage()
-    wire = conn.send(sansio.Response(200, [(b"Content-Length", b"2")]))
+    wire = conn.send(sansio.Response(200, ((b"Content-Length", b"2"),)))
     wire += conn.send(sansio.Data(b"hi")) + conn.send(sansio.EndOfMessage())
 """
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ._buffer import ReceiveBuffer
 from ._errors import RemoteProtocolError
-from ._events import Data, EndOfMessage
+from ._events import Data, EndOfMessage, parsed_data, parsed_end_of_message
 from ._grammar import CHUNK_EXT, FIELD_VCHARS, HEXDIGITS
 from ._headers import parse_fields
 from ._limits import Limits
@@ -45,7 +45,7 @@ class LengthReader:
             return None
         data = buf.take(self.remaining)
         self.remaining -= len(data)
-        return Data(data)
+        return parsed_data(data)
 
     def eof(self) -> EndOfMessage:
         if not self.remaining:
@@ -67,7 +67,7 @@ class CloseDelimitedReader:
     def __call__(self, buf: ReceiveBuffer) -> Data | None:
         if not buf:
             return None
-        return Data(buf.take(len(buf)))
+        return parsed_data(buf.take(len(buf)))
 
     def eof(self) -> EndOfMessage:
         return _END
@@ -103,7 +103,7 @@ class ChunkedReader:
                 self._remaining -= len(data)
                 if not self._remaining:
                     self._phase = _DATA_END
-                return Data(data)
+                return parsed_data(data)
             if phase == _SIZE:
                 line = buf.take_crlf_line(self._limits.max_chunk_line_size, "chunk-size line")
                 if line is None:
@@ -163,7 +163,7 @@ class ChunkedReader:
                     f"invalid character 0x{bad[0]:02x} in trailer line {line[:40]!r}"
                 )
         headers, _ = parse_fields(lines, 0, obs_fold=False)
-        return EndOfMessage(headers)
+        return parsed_end_of_message(headers)
 
     def eof(self) -> EndOfMessage:
         raise RemoteProtocolError("peer closed the connection in the middle of a chunked body")

@@ -274,10 +274,7 @@ class Connection:
         writer = self._writer
         if type(event) is Data:
             assert writer is not None
-            data = event.data
-            if type(data) is not bytes and not isinstance(data, (bytearray, memoryview)):
-                raise LocalProtocolError(f"Data needs bytes, not {type(data).__name__}")
-            out = writer.data(data)
+            out = writer.data(event.data)
         elif type(event) is EndOfMessage:
             assert writer is not None
             out = writer.end(event.headers)

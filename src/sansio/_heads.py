@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from ._body import NO_BODY, BodyReader, ChunkedReader, CloseDelimitedReader, LengthReader
 from ._errors import RemoteProtocolError
-from ._events import Headers, InformationalResponse, Request, Response
+from ._events import (
+    Headers,
+    InformationalResponse,
+    Request,
+    Response,
+    parsed_informational,
+    parsed_request,
+    parsed_response,
+)
 from ._framing import (
     BODY_METHODS,
     CHUNKED,
@@ -53,7 +61,7 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
             raise RemoteProtocolError("HTTP/1.1 request without a Host header")
         if method in BODY_METHODS:
             request_body(version, method, [], [], RemoteProtocolError)  # raises 411
-        return Request(method, target, (), version), NO_BODY, False, False
+        return parsed_request(method, target, (), version), NO_BODY, False, False
     headers, names = parse_fields(lines, 1, obs_fold=False)
     http11 = version is _V11
     # RFC 9112 §3.2: a 1.1 request needs exactly one Host, and no request may have two.
@@ -62,7 +70,7 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
     first = names.find(b"\nhost\n")
     if (first < 0 and http11) or (first >= 0 and names.find(b"\nhost\n", first + 5) >= 0):
         raise _bad_host(headers)
-    request = Request(method, target, headers, version)
+    request = parsed_request(method, target, headers, version)
     if b"\ncontent-length\n" in names or b"\ntransfer-encoding\n" in names:
         te = field_values(headers, names, b"transfer-encoding")
         cl = field_values(headers, names, b"content-length")
@@ -149,8 +157,9 @@ def parse_response(
             raise RemoteProtocolError(
                 "101 Switching Protocols: protocol upgrades are not supported"
             )
-        return InformationalResponse(status, headers, version, reason), NO_BODY, True
-    response = Response(status, headers, version, reason)
+        informational = parsed_informational(status, headers, version, reason)
+        return informational, NO_BODY, True
+    response = parsed_response(status, headers, version, reason)
     persistent = keep_alive(field_values(headers, names, b"connection"), http11)
     length = response_body(
         version,
