@@ -1,7 +1,8 @@
 """llhttp's own test corpus, run against the core: agree with llhttp, or differ by a rule.
 
-``../shared/conformance/llhttp/`` holds the 251 HTTP message fixtures of llhttp (the
-parser inside Node.js) as data: the exact bytes llhttp was fed and what it reported.
+``tests/data/llhttp/`` holds the 251 HTTP message fixtures of llhttp (the parser inside
+Node.js) as data, vendored with its MIT license (``ORIGIN.md`` says from where): the
+exact bytes llhttp was fed and what it reported.
 Each case here feeds those bytes to a ``sansio.Connection`` (SERVER for request cases;
 CLIENT, after sending its own GET or HEAD, for response cases), whole, one byte at a
 time and split in two at every offset, and compares the events with llhttp's messages:
@@ -58,7 +59,7 @@ from sansio import (
     Response,
 )
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "llhttp"
+CORPUS = Path(__file__).resolve().parent / "data" / "llhttp"
 CORPUS_FILES = ("requests.json", "responses.json")
 
 # KNOWN CORE BUGS found by this corpus and not fixed yet: these cases fail until they
@@ -943,7 +944,7 @@ def checks_for(case: Case) -> list[tuple[str, bytes, Expected]]:
 def test_corpus_is_present() -> None:
     assert CORPUS.is_dir() and all((CORPUS / f).is_file() for f in CORPUS_FILES), (
         f"the llhttp corpus is missing: expected {CORPUS}/{{{','.join(CORPUS_FILES)}}} "
-        "(a copy of shared/ beside the repository)"
+        "(vendored in the repository: see tests/data/llhttp/ORIGIN.md)"
     )
     assert len(CASES) == 251
 

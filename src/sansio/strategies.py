@@ -3,7 +3,7 @@
 For people who embed the core in a loop or a framework and want to fuzz their own code.
 Every generated message holds its exact wire bytes *and* the events a conforming parser
 returns for them, so a property test needs no second parser. This module needs
-Hypothesis (``pip install hypothesis``); ``import sansio`` never imports it.
+Hypothesis (``pip install 'h10[strategies]'``); ``import sansio`` never imports it.
 
 - ``requests()`` -> ``GeneratedRequest``: a valid request (HTTP/1.0 or 1.1; no body,
   Content-Length or chunked with extensions and trailers), its ``Request`` event, body,
