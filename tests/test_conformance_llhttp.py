@@ -47,9 +47,11 @@ import sansio
 from sansio import (
     CLIENT,
     DONE,
+    MIGHT_SWITCH_PROTOCOL,
     NEED_DATA,
     PAUSED,
     SERVER,
+    SWITCHED_PROTOCOL,
     ConnectionClosed,
     Data,
     EndOfMessage,
@@ -335,6 +337,8 @@ def run(case: Case, chunks: list[bytes]) -> Outcome:
                 return Outcome(tuple(messages), exc.status_hint, str(exc))
             if event is NEED_DATA:
                 break
+            if event is PAUSED and conn.their_state is SWITCHED_PROTOCOL:
+                return Outcome(tuple(messages))  # llhttp pauses on an upgrade too
             assert event is not PAUSED, "PAUSED although every cycle was restarted"
             if type(event) is Request:
                 current = Msg((event.method, event.target, event.http_version), event.headers)
@@ -354,7 +358,13 @@ def run(case: Case, chunks: list[bytes]) -> Outcome:
                     current, trailers=event.headers, complete=True, keep_alive=conn.keep_alive
                 )
                 flush()
-                if server:
+                if server and conn.their_state is MIGHT_SWITCH_PROTOCOL:
+                    # The request proposed a switch: accept it, as llhttp's caller would.
+                    if messages[-1].head[0] == b"CONNECT":
+                        conn.send(Response(200))
+                    else:
+                        conn.send(InformationalResponse(101, ((b"Upgrade", b"x"),)))
+                elif server:
                     conn.send(Response(200, ((b"Content-Length", b"0"),)))
                     conn.send(EndOfMessage())
                 if conn.our_state is DONE and conn.their_state is DONE:
@@ -501,10 +511,13 @@ def _h2_preface(ctx: Ctx, exp: Expected) -> Expected:
 
 
 def _unframed_http10(ctx: Ctx, exp: Expected) -> bool:
-    """A 1.0 request without keep-alive or Content-Length, followed by more bytes."""
+    """A 1.0 request without keep-alive or Content-Length, followed by more bytes; not a
+    CONNECT, whose following bytes belong to the tunnel (the protocol switch rule)."""
     if not ctx.case.is_request or not exp.messages:
         return False
     first = exp.messages[0]
+    if first.head[0] == b"CONNECT":
+        return False
     tail = ctx.data[ctx.data.find(b"\r\n\r\n") + 4 :]
     names = {name for name, _ in first.headers}
     return (
@@ -863,10 +876,11 @@ RULES: tuple[Rule, ...] = (
         _unframed_http10_apply,
     ),
     Rule(
-        "upgrades are not supported: compare up to the pause",
-        "RFC 9110 §7.8",
-        "a server may ignore Upgrade; CONNECT is read as an ordinary request; "
-        "a 101 the client did not ask for is rejected",
+        "a protocol switch: compare up to the pause",
+        "RFC 9110 §7.8, §9.3.6",
+        "an Upgrade (HTTP/1.1) or CONNECT request is accepted and the connection switched, "
+        "so nothing after it is read as HTTP, as llhttp pauses; a 101 the client did not "
+        "ask for is rejected",
         _is_upgrade,
         _upgrade,
     ),

@@ -118,8 +118,8 @@ def test_informational_responses() -> None:
     )
     with pytest.raises(sansio.LocalProtocolError, match="1xx status"):
         conn.send(InformationalResponse(200))
-    with pytest.raises(sansio.LocalProtocolError, match="upgrades"):
-        conn.send(InformationalResponse(101))
+    with pytest.raises(sansio.LocalProtocolError, match="only a request with Upgrade"):
+        conn.send(InformationalResponse(101, ((b"Upgrade", b"websocket"),)))
     conn.send(Response(200, ((b"Content-Length", b"0"),)))
     with pytest.raises(sansio.LocalProtocolError, match="can't send InformationalResponse"):
         conn.send(InformationalResponse(100))

@@ -31,16 +31,21 @@ from ._state import (
     DONE,
     ERROR,
     IDLE,
+    MIGHT_SWITCH_PROTOCOL,
     MUST_CLOSE,
     NEED_DATA,
     PAUSED,
     SEND_BODY,
     SEND_RESPONSE,
     SERVER,
+    SWITCHED_PROTOCOL,
     ConnectionState,
+    EventType,
     Role,
     Sentinel,
     State,
+    SwitchConnect,
+    SwitchUpgrade,
 )
 from ._writers import BodyWriter, write_informational, write_request, write_response
 
@@ -190,8 +195,10 @@ class Connection:
             if head is None:
                 return self._head_incomplete("request")
             lines = split_head(head, limits, 414)
-        request, reader, keep_alive, expect = parse_request_lines(lines, limits)
+        request, reader, keep_alive, expect, switch = parse_request_lines(lines, limits)
         self._cstate.receive(CLIENT, Request, keep_alive)
+        if switch:
+            self._cstate.propose_switch(switch)
         self.their_http_version = request.http_version
         self._request_method = request.method
         if expect:
@@ -217,12 +224,18 @@ class Connection:
             return self._head_incomplete("response")
         response, reader, keep_alive = parse_response(head, self._limits, self._request_method)
         self.their_http_version = response.http_version
-        if type(response) is InformationalResponse:
-            self._cstate.receive(SERVER, InformationalResponse)
-            return response
-        self._cstate.receive(SERVER, Response, keep_alive)
+        key = _switch_key(response, self._request_method)
+        if key is SwitchUpgrade or key is SwitchConnect:
+            self._cstate.receive_switch(SERVER, key)
+        else:
+            self._cstate.receive(SERVER, key, keep_alive)
         self._reader = reader
         return response
+
+    def _read_nothing(self) -> Event | Sentinel:
+        # Waiting for the server's answer to a proposed switch, or switched: the bytes
+        # that follow may belong to another protocol, so they stay in trailing_data.
+        return PAUSED
 
     def _read_done(self) -> Event | Sentinel:
         if self._eof and not self._buffer:
@@ -279,15 +292,23 @@ class Connection:
             assert writer is not None
             out = writer.end(event.headers)
         elif type(event) is Response:
+            if cstate.proposals and _switch_key(event, self._request_method) is SwitchConnect:
+                event_type = SwitchConnect
+                new = cstate.check_switch(role, event_type)
             out, self._writer, keep_alive = write_response(
                 event, self._request_method, self.their_http_version, cstate.keep_alive
             )
         elif type(event) is Request:
-            out, self._writer, keep_alive = write_request(event)
+            out, self._writer, keep_alive, switch = write_request(event)
             self._request_method = event.method
+            if switch:  # before the move: the request is complete only later
+                cstate.propose_switch(switch)
         elif type(event) is InformationalResponse:
             if self.their_http_version != b"1.1":
                 raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
+            if event.status_code == 101:
+                event_type = SwitchUpgrade
+                new = cstate.check_switch(role, event_type)
             out = write_informational(event.status_code, event.headers, event.reason)
             self._expect_continue = False
         else:  # ConnectionClosed: the table admitted nothing else
@@ -321,6 +342,16 @@ class Connection:
         self._expect_continue = False
 
 
+def _switch_key(response: InformationalResponse | Response, method: bytes | None) -> EventType:
+    """The table's key for a response: a 101, or a 2xx to CONNECT, switches protocols."""
+    status = response.status_code
+    if type(response) is InformationalResponse:
+        return SwitchUpgrade if status == 101 else InformationalResponse
+    if method == b"CONNECT" and 200 <= status <= 299:
+        return SwitchConnect
+    return Response
+
+
 Reader = Callable[[Connection], Event | Sentinel]
 
 _READERS: dict[Role, dict[State, Reader]] = {
@@ -329,6 +360,8 @@ _READERS: dict[Role, dict[State, Reader]] = {
         SEND_BODY: Connection._read_body,
         DONE: Connection._read_done,
         MUST_CLOSE: Connection._read_must_close,
+        MIGHT_SWITCH_PROTOCOL: Connection._read_nothing,
+        SWITCHED_PROTOCOL: Connection._read_nothing,
         CLOSED: Connection._read_closed,
         ERROR: Connection._read_error,
     },
@@ -338,9 +371,11 @@ _READERS: dict[Role, dict[State, Reader]] = {
         SEND_BODY: Connection._read_body,
         DONE: Connection._read_done,
         MUST_CLOSE: Connection._read_must_close,
+        SWITCHED_PROTOCOL: Connection._read_nothing,
         CLOSED: Connection._read_closed,
         ERROR: Connection._read_error,
     },
 }
 """What reads the peer's next event: ``_READERS[their role][their state]``. Every state
-a side can be in has its reader; the client is never in SEND_RESPONSE."""
+a side can be in has its reader; the client is never in SEND_RESPONSE, the server never
+in MIGHT_SWITCH_PROTOCOL."""

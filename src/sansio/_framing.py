@@ -14,18 +14,21 @@ reading, ``LocalProtocolError`` when writing.
 from __future__ import annotations
 
 from ._errors import ProtocolError
+from ._state import EventType, SwitchConnect, SwitchUpgrade
 
 __all__ = [
     "BODY_METHODS",
     "CHUNKED",
     "CLOSE_DELIMITED",
     "MAX_LENGTH_DIGITS",
+    "NO_SWITCH",
     "check_response_framing",
     "connection_tokens",
     "content_length",
     "keep_alive",
     "request_body",
     "response_body",
+    "switch_proposals",
     "transfer_codings",
 ]
 
@@ -129,10 +132,15 @@ def request_body(
     return 0
 
 
-def check_response_framing(status: int, te: list[bytes], cl: list[bytes], error: Error) -> None:
+def check_response_framing(
+    status: int, request_method: bytes | None, te: list[bytes], cl: list[bytes], error: Error
+) -> None:
     """What a server may not send, even where a client would ignore it (RFC 9110 §8.6,
-    RFC 9112 §6.1-§6.3): both fields, framing fields on a 204, Transfer-Encoding on a
-    304, a final coding other than chunked, or a Content-Length that is not one."""
+    §9.3.6, RFC 9112 §6.1-§6.3): both fields, framing fields on a 204 or on a 2xx to
+    CONNECT, Transfer-Encoding on a 304, a final coding other than chunked, or a
+    Content-Length that is not one."""
+    if (te or cl) and request_method == b"CONNECT" and 200 <= status <= 299:
+        raise error("a 2xx response to CONNECT cannot have Content-Length or Transfer-Encoding")
     if te:
         if cl:
             raise error("response has both Content-Length and Transfer-Encoding")
@@ -144,6 +152,22 @@ def check_response_framing(status: int, te: list[bytes], cl: list[bytes], error:
         if status == 204:
             raise error("a 204 response cannot have Content-Length")
         content_length(cl, error)
+
+
+NO_SWITCH: frozenset[EventType] = frozenset()
+_UPGRADE = frozenset({SwitchUpgrade})
+_CONNECT = frozenset({SwitchConnect})
+
+
+def switch_proposals(method: bytes, http11: bool, upgrade: bool) -> frozenset[EventType]:
+    """The protocol switches a request proposes: ``CONNECT`` opens a tunnel (RFC 9110
+    §9.3.6); an ``Upgrade`` field asks for another protocol, but only in HTTP/1.1 (§7.8:
+    "A server that receives an Upgrade header field in an HTTP/1.0 request MUST ignore
+    that Upgrade field")."""
+    proposals = _CONNECT if method == b"CONNECT" else NO_SWITCH
+    if upgrade and http11:
+        proposals |= _UPGRADE
+    return proposals
 
 
 def response_body(
@@ -158,7 +182,9 @@ def response_body(
     Content-Length field values: 0 for none, ``CHUNKED`` or ``CLOSE_DELIMITED``
     (RFC 9112 §6.3); raise if its framing is refused."""
     if request_method == b"HEAD" or status == 204 or status == 304:
-        return 0  # rules 1 and 2: whatever the fields say
+        return 0  # rule 1: whatever the fields say
+    if request_method == b"CONNECT" and 200 <= status <= 299:
+        return 0  # rule 2: a tunnel starts right after the head
     if te:
         if cl:
             raise error("response has both Content-Length and Transfer-Encoding")

@@ -22,18 +22,21 @@ from ._framing import (
     BODY_METHODS,
     CHUNKED,
     CLOSE_DELIMITED,
+    NO_SWITCH,
     keep_alive,
     request_body,
     response_body,
+    switch_proposals,
 )
 from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
 from ._headers import field_values, parse_fields, split_head
 from ._limits import Limits
+from ._state import EventType
 
 __all__ = ["Framing", "parse_request_lines", "parse_response"]
 
-# (event, body reader, keep-alive, expects 100-continue)
-Framing = tuple[Request, BodyReader, bool, bool]
+# (event, body reader, keep-alive, expects 100-continue, protocol switches proposed)
+Framing = tuple[Request, BodyReader, bool, bool, frozenset[EventType]]
 
 _V10, _V11 = b"1.0", b"1.1"
 
@@ -61,7 +64,8 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
             raise RemoteProtocolError("HTTP/1.1 request without a Host header")
         if method in BODY_METHODS:
             request_body(version, method, [], [], RemoteProtocolError)  # raises 411
-        return parsed_request(method, target, (), version), NO_BODY, False, False
+        switch = switch_proposals(method, False, False) if method == b"CONNECT" else NO_SWITCH
+        return parsed_request(method, target, (), version), NO_BODY, False, False, switch
     headers, names = parse_fields(lines, 1, obs_fold=False)
     http11 = version is _V11
     # RFC 9112 §3.2: a 1.1 request needs exactly one Host, and no request may have two.
@@ -86,7 +90,12 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
         else http11
     )
     expect = http11 and b"\nexpect\n" in names and _expects_continue(headers, names)
-    return request, reader, persistent, expect
+    switch = (
+        switch_proposals(method, http11, b"\nupgrade\n" in names)
+        if method == b"CONNECT" or b"\nupgrade\n" in names
+        else NO_SWITCH
+    )
+    return request, reader, persistent, expect, switch
 
 
 def _bad_host(headers: Headers) -> RemoteProtocolError:
@@ -153,10 +162,6 @@ def parse_response(
     if status < 200:
         if status < 100:
             raise RemoteProtocolError(f"invalid status code {status}")
-        if status == 101:
-            raise RemoteProtocolError(
-                "101 Switching Protocols: protocol upgrades are not supported"
-            )
         informational = parsed_informational(status, headers, version, reason)
         return informational, NO_BODY, True
     response = parsed_response(status, headers, version, reason)

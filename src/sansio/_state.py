@@ -11,6 +11,15 @@ HTTP/1.x has exactly one cross-side effect: a ``Request`` also moves the server 
 Keep-alive decides the rest: a side that would be ``DONE`` on a connection that will
 not be reused is ``MUST_CLOSE`` instead. ``start_next_cycle`` takes
 both sides from ``DONE`` back to ``IDLE``.
+
+Protocol switch, as h11 does it: a request with ``Upgrade`` (HTTP/1.1) or the method
+``CONNECT`` proposes to hand the connection over to another protocol. Once that
+request is complete the client is ``MIGHT_SWITCH_PROTOCOL`` until the server answers.
+A ``101`` to an Upgrade or a ``2xx`` to CONNECT accepts: the table keys those answers
+as ``SwitchUpgrade`` and ``SwitchConnect``, and both sides end in
+``SWITCHED_PROTOCOL``, where nothing more is read or written (``trailing_data`` hands
+the bytes after the head to the next protocol). Any other final response declines, and
+the client is ``DONE`` again.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ __all__ = [
     "DONE",
     "ERROR",
     "IDLE",
+    "MIGHT_SWITCH_PROTOCOL",
     "MUST_CLOSE",
     "NEED_DATA",
     "PAUSED",
@@ -39,11 +49,14 @@ __all__ = [
     "SEND_BODY",
     "SEND_RESPONSE",
     "SERVER",
+    "SWITCHED_PROTOCOL",
     "TRANSITIONS",
     "ConnectionState",
     "Role",
     "Sentinel",
     "State",
+    "SwitchConnect",
+    "SwitchUpgrade",
 ]
 
 
@@ -96,7 +109,24 @@ DONE, MUST_CLOSE, CLOSED, ERROR = (
     State("CLOSED"),
     State("ERROR"),
 )
+MIGHT_SWITCH_PROTOCOL = State("MIGHT_SWITCH_PROTOCOL")
+SWITCHED_PROTOCOL = State("SWITCHED_PROTOCOL")
 NEED_DATA, PAUSED = Sentinel("NEED_DATA"), Sentinel("PAUSED")
+
+
+class SwitchUpgrade(Event):
+    """Not an event anyone builds: the table's key for a ``101 Switching Protocols``
+    that accepts a request's ``Upgrade``."""
+
+    __slots__ = ()
+
+
+class SwitchConnect(Event):
+    """Not an event anyone builds: the table's key for a ``2xx`` that accepts a
+    ``CONNECT`` request and opens a tunnel."""
+
+    __slots__ = ()
+
 
 EventType = type[Event]
 
@@ -109,7 +139,9 @@ TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
     (CLIENT, MUST_CLOSE, ConnectionClosed): CLOSED,
     (CLIENT, CLOSED, ConnectionClosed): CLOSED,
     (SERVER, SEND_RESPONSE, InformationalResponse): SEND_RESPONSE,
+    (SERVER, SEND_RESPONSE, SwitchUpgrade): SWITCHED_PROTOCOL,
     (SERVER, SEND_RESPONSE, Response): SEND_BODY,
+    (SERVER, SEND_RESPONSE, SwitchConnect): SWITCHED_PROTOCOL,
     (SERVER, SEND_BODY, Data): SEND_BODY,
     (SERVER, SEND_BODY, EndOfMessage): DONE,
     (SERVER, IDLE, ConnectionClosed): CLOSED,
@@ -117,7 +149,9 @@ TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
     (SERVER, MUST_CLOSE, ConnectionClosed): CLOSED,
     (SERVER, CLOSED, ConnectionClosed): CLOSED,
 }
-"""The sender's side: ``(role, state, event type) -> next state``."""
+"""The sender's side: ``(role, state, event type) -> next state``. The client's moves
+into and out of ``MIGHT_SWITCH_PROTOCOL`` follow from the server's answer (see the
+module's docstring), not from an event of its own."""
 
 PEER_TRANSITIONS: dict[tuple[Role, State, EventType], State] = {
     (SERVER, IDLE, Request): SEND_RESPONSE,
@@ -133,6 +167,15 @@ _RECEIVE_REFUSALS: dict[tuple[Role, State, EventType], str] = {
 }
 
 
+_NO_PROPOSALS: frozenset[EventType] = frozenset()
+
+
+def _unproposed(event_type: EventType) -> str:
+    if event_type is SwitchUpgrade:
+        return "101 Switching Protocols answers only a request with Upgrade"
+    return "a 2xx to CONNECT answers only a CONNECT request"
+
+
 class ConnectionState:
     """Both sides' states and the keep-alive verdict, moved only through the tables.
 
@@ -143,11 +186,18 @@ class ConnectionState:
     is legal.
     """
 
-    __slots__ = ("keep_alive", "states")
+    __slots__ = ("keep_alive", "proposals", "states")
 
     def __init__(self) -> None:
         self.states: dict[Role, State] = {CLIENT: IDLE, SERVER: IDLE}
         self.keep_alive = True
+        self.proposals = _NO_PROPOSALS
+        """The switches the client's request proposed (``SwitchUpgrade``,
+        ``SwitchConnect``) and the server has not answered yet."""
+
+    def propose_switch(self, proposals: frozenset[EventType]) -> None:
+        """The request just moved (sent or received) proposes these switches."""
+        self.proposals = proposals
 
     # -- our moves ------------------------------------------------------------------
 
@@ -163,6 +213,13 @@ class ConnectionState:
             raise LocalProtocolError(f"can't send a Request: the server is {states[SERVER]!r}")
         return new
 
+    def check_switch(self, role: Role, event_type: EventType) -> State:
+        """``check_send`` for a switch key (``SwitchUpgrade``, ``SwitchConnect``): also
+        refused unless the request proposed that switch."""
+        if event_type not in self.proposals:
+            raise LocalProtocolError(_unproposed(event_type))
+        return self.check_send(role, event_type)
+
     def sent(self, role: Role, event_type: EventType, new: State, keep_alive: bool) -> None:
         """Apply a move ``check_send`` allowed; ``keep_alive`` is False if the message
         sent rules out another one on this connection."""
@@ -174,6 +231,8 @@ class ConnectionState:
         states[role] = new
         if event_type is Request:
             states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
+        if self.proposals:
+            self._settle_switch()
 
     # -- the peer's moves -------------------------------------------------------------
 
@@ -199,6 +258,29 @@ class ConnectionState:
                 states[CLIENT] = MUST_CLOSE
             if states[SERVER] is DONE:
                 states[SERVER] = MUST_CLOSE
+        if self.proposals:
+            self._settle_switch()
+
+    def receive_switch(self, role: Role, event_type: EventType) -> None:
+        """``receive`` for a switch key: also refused unless the request proposed it."""
+        if event_type not in self.proposals:
+            raise RemoteProtocolError(_unproposed(event_type))
+        self.receive(role, event_type)
+
+    def _settle_switch(self) -> None:
+        """The client's moves that follow from the server's answer to a proposal."""
+        states = self.states
+        server, client = states[SERVER], states[CLIENT]
+        if server is SWITCHED_PROTOCOL:
+            if client is DONE or client is MUST_CLOSE or client is MIGHT_SWITCH_PROTOCOL:
+                states[CLIENT] = SWITCHED_PROTOCOL
+        elif server is SEND_RESPONSE:
+            if client is DONE or client is MUST_CLOSE:
+                states[CLIENT] = MIGHT_SWITCH_PROTOCOL  # complete; waiting for the answer
+        else:  # a final response that does not switch: declined
+            self.proposals = _NO_PROPOSALS
+            if client is MIGHT_SWITCH_PROTOCOL:
+                states[CLIENT] = DONE if self.keep_alive else MUST_CLOSE
 
     def _refused(self, role: Role, event_type: EventType) -> RemoteProtocolError:
         states = self.states

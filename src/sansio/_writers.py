@@ -21,8 +21,10 @@ from ._framing import (
     keep_alive,
     request_body,
     response_body,
+    switch_proposals,
 )
 from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
+from ._state import EventType
 
 __all__ = [
     "BodyWriter",
@@ -47,6 +49,7 @@ _STATUS_LINES = {
 # not depend on the request, are kept; the cache is cleared when it fills.
 _CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
 _CHECKED_HEADS_MAX = 256
+_NOT_CACHED_METHODS = (b"HEAD", b"CONNECT")  # their responses are framed differently
 
 
 class BodyWriter(Protocol):
@@ -195,8 +198,9 @@ def _field(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
     return _values(headers, names, wanted) if wanted in names else []
 
 
-def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
-    """The request head, its body writer, and whether it allows keep-alive."""
+def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[EventType]]:
+    """The request head, its body writer, whether it allows keep-alive, and the protocol
+    switches it proposes."""
     method, target, version = event.method, event.target, event.http_version
     if not method or method.translate(None, TOKEN_CHARS):
         raise LocalProtocolError(f"invalid method {method!r}")
@@ -222,8 +226,9 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool]:
     else:
         writer = LengthWriter(0, "a request without Content-Length or Transfer-Encoding")
     persistent = keep_alive(_field(headers, names, b"connection"), version == b"1.1")
+    switch = switch_proposals(method, version == b"1.1", b"upgrade" in names)
     head = b"%b %b HTTP/%b\r\n%b\r\n" % (method, target, version, fields)
-    return head, writer, persistent
+    return head, writer, persistent, switch
 
 
 def write_response(
@@ -244,7 +249,12 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
-    if request_method != b"HEAD" and status != 204 and status != 304:
+    if (
+        request_method != b"HEAD"
+        and request_method != b"CONNECT"
+        and status != 204
+        and status != 304
+    ):
         cached = _CHECKED_HEADS.get(headers)
         if cached is not None:
             fields, length = cached
@@ -266,7 +276,12 @@ def write_response(
         names = [name for name in names if name != b"connection"]
     te = _field(headers, names, b"transfer-encoding")
     cl = _field(headers, names, b"content-length")
-    check_response_framing(status, te, cl, LocalProtocolError)
+    check_response_framing(status, request_method, te, cl, LocalProtocolError)
+    if request_method == b"CONNECT" and 200 <= status <= 299:
+        # A tunnel: no framing and no Connection field of ours, since the connection
+        # stops being HTTP right after this head (RFC 9110 §9.3.6).
+        head = _status_line(version, status, event.reason) + write_fields(headers) + b"\r\n"
+        return head, LengthWriter(0, "a 2xx response to CONNECT"), False
     if te and version == b"1.0":
         # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
         headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
@@ -322,9 +337,13 @@ def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
 
 
 def write_informational(status: int, headers: Headers, reason: bytes) -> bytes:
-    """A 1xx head; the caller has checked the peer speaks HTTP/1.1."""
+    """A 1xx head; the caller has checked the peer speaks HTTP/1.1 (and, for a 101, that
+    the request asked to upgrade)."""
     if not 100 <= status <= 199:
         raise LocalProtocolError(f"an InformationalResponse needs a 1xx status, not {status!r}")
-    if status == 101:
-        raise LocalProtocolError("101 Switching Protocols: protocol upgrades are not supported")
-    return _status_line(b"1.1", status, reason) + write_fields(headers) + b"\r\n"
+    fields = write_fields(headers)
+    if status == 101 and b"upgrade" not in _lower_names(headers):
+        # RFC 9110 §15.2.2: "The server MUST generate an Upgrade header field in the
+        # response that indicates which protocol(s) will be in use".
+        raise LocalProtocolError("a 101 response needs an Upgrade field naming the protocol")
+    return _status_line(b"1.1", status, reason) + fields + b"\r\n"
