@@ -41,9 +41,9 @@ class LengthReader:
     def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
         if not self.remaining:
             return _END
-        if not buf:
-            return None
         data = buf.take(self.remaining)
+        if not data:
+            return None
         self.remaining -= len(data)
         return parsed_data(data)
 
@@ -65,9 +65,8 @@ class CloseDelimitedReader:
     __slots__ = ()
 
     def __call__(self, buf: ReceiveBuffer) -> Data | None:
-        if not buf:
-            return None
-        return parsed_data(buf.take(len(buf)))
+        data = buf.take_all()
+        return parsed_data(data) if data else None
 
     def eof(self) -> EndOfMessage:
         return _END
@@ -97,9 +96,9 @@ class ChunkedReader:
         while True:
             phase = self._phase
             if phase == _DATA:
-                if not buf:
-                    return None
                 data = buf.take(self._remaining)
+                if not data:
+                    return None
                 self._remaining -= len(data)
                 if not self._remaining:
                     self._phase = _DATA_END

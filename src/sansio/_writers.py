@@ -46,10 +46,14 @@ _STATUS_LINES = {
 # Checked and serialised Content-Length response heads, keyed by their (immutable,
 # hashable) headers tuple: a server that sends the same headers again skips the
 # validation. Only heads without Connection or Transfer-Encoding fields, whose bytes do
-# not depend on the request, are kept; the cache is cleared when it fills.
+# not depend on the request, are kept (never for HEAD, CONNECT, 204 or 304); the cache
+# is cleared when it fills. A whole GET then send(Response) with four fields takes
+# 6.5 to 7.1 us with it and 10.5 to 12.9 us without (bench/micro.py, "a repeated
+# response head"): the checks are most of a response's cost.
 _CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
 _CHECKED_HEADS_MAX = 256
-_NOT_CACHED_METHODS = (b"HEAD", b"CONNECT")  # their responses are framed differently
+_KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
+_CLOSE = b"Connection: close\r\n\r\n"
 
 
 class BodyWriter(Protocol):
@@ -157,10 +161,10 @@ def write_fields(headers: Headers) -> bytes:
         len(joined_names.translate(None, TOKEN_CHARS)) != separators
         or b"" in names
         or len(joined_values.translate(None, FIELD_VCHARS)) != separators
-        or b" \n" in padded
-        or b"\t\n" in padded
-        or b"\n " in padded
-        or b"\n\t" in padded
+        or padded.find(b" \n") >= 0  # find, not in: see _heads
+        or padded.find(b"\t\n") >= 0
+        or padded.find(b"\n ") >= 0
+        or padded.find(b"\n\t") >= 0
     ):
         raise _bad_field(headers)
     return b"\r\n".join(map(b": ".join, headers)) + b"\r\n"
@@ -249,6 +253,7 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
+    connection = _KEEP_ALIVE if persistent else _CLOSE
     if (
         request_method != b"HEAD"
         and request_method != b"CONNECT"
@@ -259,7 +264,7 @@ def write_response(
         if cached is not None:
             fields, length = cached
             return (
-                _status_line(version, status, event.reason) + fields + _connection(persistent),
+                _status_line(version, status, event.reason) + fields + connection,
                 LengthWriter(length),
                 persistent,
             )
@@ -306,13 +311,17 @@ def write_response(
                 _CHECKED_HEADS.clear()
             _CHECKED_HEADS[given] = (fields, length)
             return (
-                _status_line(version, status, event.reason) + fields + _connection(persistent),
+                _status_line(version, status, event.reason)
+                + fields
+                + (_KEEP_ALIVE if persistent else _CLOSE),
                 writer,
                 persistent,
             )
     fields = write_fields(headers)
     return (
-        _status_line(version, status, event.reason) + fields + _connection(persistent),
+        _status_line(version, status, event.reason)
+        + fields
+        + (_KEEP_ALIVE if persistent else _CLOSE),
         writer,
         persistent,
     )
@@ -320,10 +329,6 @@ def write_response(
 
 def _no_body(request_method: bytes | None, status: int) -> bool:
     return request_method == b"HEAD" or status == 204 or status == 304
-
-
-def _connection(persistent: bool) -> bytes:
-    return b"Connection: keep-alive\r\n\r\n" if persistent else b"Connection: close\r\n\r\n"
 
 
 def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
