@@ -209,3 +209,12 @@ def test_a_101_may_come_before_the_request_body_is_complete() -> None:
     client.send(Data(b"ab"))
     client.send(EndOfMessage())
     assert client.our_state is sansio.SWITCHED_PROTOCOL
+
+
+def test_a_decline_before_the_request_body_is_complete() -> None:
+    server = sansio.Connection(sansio.SERVER)
+    feed(server, [b"POST / HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\nContent-Length: 2\r\n\r\n"])
+    server.send(Response(200, ((b"Content-Length", b"0"),), b"1.1"))
+    server.send(EndOfMessage())
+    assert feed(server, [b"ab"]) == [Data(b"ab"), EndOfMessage()]
+    assert server.their_state is sansio.DONE  # declined: never MIGHT_SWITCH_PROTOCOL

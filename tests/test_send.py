@@ -425,3 +425,12 @@ def test_whatever_send_accepts_reads_back_as_the_same_fields(
         EndOfMessage(),
     ]
     assert client.trailing_data == (b"", False)
+
+
+def test_the_cache_of_checked_heads_stays_right_when_it_fills() -> None:
+    for n in range(300):  # more distinct heads than the cache holds
+        headers = ((b"X-N", b"%d" % n), (b"Content-Length", b"1"))
+        wire = server_after(GET11).send(Response(200, headers))
+        assert wire == (
+            b"HTTP/1.0 200 OK\r\nX-N: %d\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n" % n
+        )
