@@ -1,9 +1,11 @@
 """The connection: one object per HTTP/1.x connection, in the client or server role.
 
-It owns the receive buffer, both sides' states, the reader for what the peer sends
-next and the writer for what we send next. ``next_event`` swaps readers as the
-peer's state changes; ``send`` validates and serialises. Every remote error goes
-through one funnel that puts the peer in ERROR for good.
+It owns the receive buffer, both sides' states, the body reader for what the peer
+sends next and the body writer for what we send next. ``next_event`` calls the reader
+that ``_READERS`` names for the peer's role and state; ``send`` validates and
+serialises. Every move of either side goes through ``ConnectionState``, which checks
+it against the table. Every remote error goes through one funnel that puts the peer in
+ERROR for good and keeps only its message and status.
 """
 
 from __future__ import annotations
