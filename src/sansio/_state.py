@@ -170,10 +170,10 @@ _RECEIVE_REFUSALS: dict[tuple[Role, State, EventType], str] = {
 _NO_PROPOSALS: frozenset[EventType] = frozenset()
 
 
-def _unproposed(event_type: EventType) -> str:
-    if event_type is SwitchUpgrade:
-        return "101 Switching Protocols answers only a request with Upgrade"
-    return "a 2xx to CONNECT answers only a CONNECT request"
+_UNPROPOSED: dict[EventType, str] = {
+    SwitchUpgrade: "101 Switching Protocols answers only a request with Upgrade",
+    SwitchConnect: "a 2xx to CONNECT answers only a CONNECT request",
+}
 
 
 class ConnectionState:
@@ -217,7 +217,7 @@ class ConnectionState:
         """``check_send`` for a switch key (``SwitchUpgrade``, ``SwitchConnect``): also
         refused unless the request proposed that switch."""
         if event_type not in self.proposals:
-            raise LocalProtocolError(_unproposed(event_type))
+            raise LocalProtocolError(_UNPROPOSED[event_type])
         return self.check_send(role, event_type)
 
     def sent(self, role: Role, event_type: EventType, new: State, keep_alive: bool) -> None:
@@ -264,7 +264,7 @@ class ConnectionState:
     def receive_switch(self, role: Role, event_type: EventType) -> None:
         """``receive`` for a switch key: also refused unless the request proposed it."""
         if event_type not in self.proposals:
-            raise RemoteProtocolError(_unproposed(event_type))
+            raise RemoteProtocolError(_UNPROPOSED[event_type])
         self.receive(role, event_type)
 
     def _settle_switch(self) -> None:
