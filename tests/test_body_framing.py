@@ -152,7 +152,7 @@ def test_obs_fold_in_a_response_becomes_one_space() -> None:
     [
         (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
         (b"HTTP/1.1 099 X\r\n\r\n", "invalid status code"),
-        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "upgrades are not supported"),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "only a request with Upgrade"),
         (b"HTTP/2.0 200 OK\r\n\r\n", "unsupported HTTP version"),
         (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.0 response"),
         (

@@ -1,7 +1,8 @@
 """llhttp's own test corpus, run against the core: agree with llhttp, or differ by a rule.
 
-``../shared/conformance/llhttp/`` holds the 251 HTTP message fixtures of llhttp (the
-parser inside Node.js) as data: the exact bytes llhttp was fed and what it reported.
+``tests/data/llhttp/`` holds the 251 HTTP message fixtures of llhttp (the parser inside
+Node.js) as data, vendored with its MIT license (``ORIGIN.md`` says from where): the
+exact bytes llhttp was fed and what it reported.
 Each case here feeds those bytes to a ``sansio.Connection`` (SERVER for request cases;
 CLIENT, after sending its own GET or HEAD, for response cases), whole, one byte at a
 time and split in two at every offset, and compares the events with llhttp's messages:
@@ -46,9 +47,11 @@ import sansio
 from sansio import (
     CLIENT,
     DONE,
+    MIGHT_SWITCH_PROTOCOL,
     NEED_DATA,
     PAUSED,
     SERVER,
+    SWITCHED_PROTOCOL,
     ConnectionClosed,
     Data,
     EndOfMessage,
@@ -58,7 +61,7 @@ from sansio import (
     Response,
 )
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "llhttp"
+CORPUS = Path(__file__).resolve().parent / "data" / "llhttp"
 CORPUS_FILES = ("requests.json", "responses.json")
 
 # KNOWN CORE BUGS found by this corpus and not fixed yet: these cases fail until they
@@ -334,6 +337,8 @@ def run(case: Case, chunks: list[bytes]) -> Outcome:
                 return Outcome(tuple(messages), exc.status_hint, str(exc))
             if event is NEED_DATA:
                 break
+            if event is PAUSED and conn.their_state is SWITCHED_PROTOCOL:
+                return Outcome(tuple(messages))  # llhttp pauses on an upgrade too
             assert event is not PAUSED, "PAUSED although every cycle was restarted"
             if type(event) is Request:
                 current = Msg((event.method, event.target, event.http_version), event.headers)
@@ -353,7 +358,13 @@ def run(case: Case, chunks: list[bytes]) -> Outcome:
                     current, trailers=event.headers, complete=True, keep_alive=conn.keep_alive
                 )
                 flush()
-                if server:
+                if server and conn.their_state is MIGHT_SWITCH_PROTOCOL:
+                    # The request proposed a switch: accept it, as llhttp's caller would.
+                    if messages[-1].head[0] == b"CONNECT":
+                        conn.send(Response(200))
+                    else:
+                        conn.send(InformationalResponse(101, ((b"Upgrade", b"x"),)))
+                elif server:
                     conn.send(Response(200, ((b"Content-Length", b"0"),)))
                     conn.send(EndOfMessage())
                 if conn.our_state is DONE and conn.their_state is DONE:
@@ -500,10 +511,13 @@ def _h2_preface(ctx: Ctx, exp: Expected) -> Expected:
 
 
 def _unframed_http10(ctx: Ctx, exp: Expected) -> bool:
-    """A 1.0 request without keep-alive or Content-Length, followed by more bytes."""
+    """A 1.0 request without keep-alive or Content-Length, followed by more bytes; not a
+    CONNECT, whose following bytes belong to the tunnel (the protocol switch rule)."""
     if not ctx.case.is_request or not exp.messages:
         return False
     first = exp.messages[0]
+    if first.head[0] == b"CONNECT":
+        return False
     tail = ctx.data[ctx.data.find(b"\r\n\r\n") + 4 :]
     names = {name for name, _ in first.headers}
     return (
@@ -862,10 +876,11 @@ RULES: tuple[Rule, ...] = (
         _unframed_http10_apply,
     ),
     Rule(
-        "upgrades are not supported: compare up to the pause",
-        "RFC 9110 §7.8",
-        "a server may ignore Upgrade; CONNECT is read as an ordinary request; "
-        "a 101 the client did not ask for is rejected",
+        "a protocol switch: compare up to the pause",
+        "RFC 9110 §7.8, §9.3.6",
+        "an Upgrade (HTTP/1.1) or CONNECT request is accepted and the connection switched, "
+        "so nothing after it is read as HTTP, as llhttp pauses; a 101 the client did not "
+        "ask for is rejected",
         _is_upgrade,
         _upgrade,
     ),
@@ -943,7 +958,7 @@ def checks_for(case: Case) -> list[tuple[str, bytes, Expected]]:
 def test_corpus_is_present() -> None:
     assert CORPUS.is_dir() and all((CORPUS / f).is_file() for f in CORPUS_FILES), (
         f"the llhttp corpus is missing: expected {CORPUS}/{{{','.join(CORPUS_FILES)}}} "
-        "(a copy of shared/ beside the repository)"
+        "(vendored in the repository: see tests/data/llhttp/ORIGIN.md)"
     )
     assert len(CASES) == 251
 

@@ -82,8 +82,6 @@ def test_204_with_content_length_is_refused() -> None:
         (((b"Bad Name", b"v"),), "invalid header name"),
         (((b"", b"v"),), "invalid header name"),
         (((b"X", b" padded"),), "surrounding whitespace"),
-        ((("X", "str"),), "pairs of bytes"),
-        (((b"X",),), "pairs of bytes"),
         (((b"Content-Length", b"1"), (b"Transfer-Encoding", b"chunked")), "both"),
         (((b"Content-Length", b"-1"),), "invalid Content-Length"),
         (((b"Content-Length", b"1"), (b"Content-Length", b"2")), "differing"),
@@ -100,7 +98,7 @@ def test_bad_response_heads_are_refused(
     conn.send(Response(500, ((b"Content-Length", b"0"),)))
 
 
-@pytest.mark.parametrize("status", [99, 100, 199, 1000, "200", True])
+@pytest.mark.parametrize("status", [99, 100, 199, 1000, -1])
 def test_bad_status_codes_are_refused(status: object) -> None:
     with pytest.raises(sansio.LocalProtocolError, match="status code"):
         server_after(GET11).send(Response(status))  # type: ignore[arg-type]
@@ -120,8 +118,8 @@ def test_informational_responses() -> None:
     )
     with pytest.raises(sansio.LocalProtocolError, match="1xx status"):
         conn.send(InformationalResponse(200))
-    with pytest.raises(sansio.LocalProtocolError, match="upgrades"):
-        conn.send(InformationalResponse(101))
+    with pytest.raises(sansio.LocalProtocolError, match="only a request with Upgrade"):
+        conn.send(InformationalResponse(101, ((b"Upgrade", b"websocket"),)))
     conn.send(Response(200, ((b"Content-Length", b"0"),)))
     with pytest.raises(sansio.LocalProtocolError, match="can't send InformationalResponse"):
         conn.send(InformationalResponse(100))
@@ -180,8 +178,8 @@ def test_request_serialisation() -> None:
     [
         (Request(b"GET", b"/", (), b"1.1"), "needs it"),
         (Request(b"GET", b"/", ((b"Host", b"a"), (b"host", b"b"))), "at most one Host"),
-        (Request(b"POST", b"/"), "HTTP/1.0 POST request needs Content-Length"),
-        (Request(b"PUT", b"/", ((b"Connection", b"keep-alive"),)), "needs Content-Length"),
+        (Request(b"POST", b"/"), "HTTP/1.0 POST request without Content-Length"),
+        (Request(b"PUT", b"/", ((b"Connection", b"keep-alive"),)), "without Content-Length"),
         (Request(b"G T", b"/"), "invalid method"),
         (Request(b"GET", b"/a b"), "invalid request target"),
         (Request(b"GET", b""), "invalid request target"),
@@ -189,7 +187,7 @@ def test_request_serialisation() -> None:
         (Request(b"POST", b"/", ((b"Transfer-Encoding", b"chunked"),)), "HTTP/1.0 request"),
         (
             Request(b"POST", b"/", ((b"Host", b"h"), (b"Transfer-Encoding", b"gzip")), b"1.1"),
-            "only transfer coding",
+            "final transfer coding is not chunked",
         ),
         (
             Request(
@@ -207,15 +205,11 @@ def test_bad_requests_are_refused(request_event: Request, message: str) -> None:
         sansio.Connection(sansio.CLIENT).send(request_event)
 
 
-@pytest.mark.parametrize("data", ["text", None, 5, [b"a"]])
-def test_data_must_be_bytes(data: object) -> None:
+def test_data_may_be_any_bytes_like_object() -> None:
     conn = server_after(GET11)
     conn.send(Response(200, http_version=b"1.1"))
-    with pytest.raises(sansio.LocalProtocolError, match="Data needs bytes"):
-        conn.send(Data(data))  # type: ignore[arg-type]
-    # Other bytes-like objects are accepted too (Data is typed for what the parser makes).
-    assert conn.send(Data(bytearray(b"ok"))) == b"2\r\nok\r\n"  # type: ignore[arg-type]
-    assert conn.send(Data(memoryview(b"ok"))) == b"2\r\nok\r\n"  # type: ignore[arg-type]
+    assert conn.send(Data(bytearray(b"ok"))) == b"2\r\nok\r\n"
+    assert conn.send(Data(memoryview(b"ok"))) == b"2\r\nok\r\n"
 
 
 def test_request_body_needs_framing() -> None:
@@ -431,3 +425,12 @@ def test_whatever_send_accepts_reads_back_as_the_same_fields(
         EndOfMessage(),
     ]
     assert client.trailing_data == (b"", False)
+
+
+def test_the_cache_of_checked_heads_stays_right_when_it_fills() -> None:
+    for n in range(300):  # more distinct heads than the cache holds
+        headers = ((b"X-N", b"%d" % n), (b"Content-Length", b"1"))
+        wire = server_after(GET11).send(Response(200, headers))
+        assert wire == (
+            b"HTTP/1.0 200 OK\r\nX-N: %d\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n" % n
+        )

@@ -8,7 +8,7 @@ Bytes in, typed events out; events in, bytes out. No sockets, threads or clocks:
     conn.receive_data(b"GET / HTTP/1.0\\r\\n\\r\\n")
     request = conn.next_event()          # Request(method=b"GET", target=b"/", ...)
     assert conn.next_event() == sansio.EndOfMessage()
-    wire = conn.send(sansio.Response(200, [(b"Content-Length", b"2")]))
+    wire = conn.send(sansio.Response(200, ((b"Content-Length", b"2"),)))
     wire += conn.send(sansio.Data(b"hi")) + conn.send(sansio.EndOfMessage())
 """
 
@@ -31,6 +31,7 @@ from ._state import (
     DONE,
     ERROR,
     IDLE,
+    MIGHT_SWITCH_PROTOCOL,
     MUST_CLOSE,
     NEED_DATA,
     PAUSED,
@@ -38,10 +39,13 @@ from ._state import (
     SEND_BODY,
     SEND_RESPONSE,
     SERVER,
+    SWITCHED_PROTOCOL,
     TRANSITIONS,
     Role,
     Sentinel,
     State,
+    SwitchConnect,
+    SwitchUpgrade,
 )
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "DONE",
     "ERROR",
     "IDLE",
+    "MIGHT_SWITCH_PROTOCOL",
     "MUST_CLOSE",
     "NEED_DATA",
     "PAUSED",
@@ -57,6 +62,7 @@ __all__ = [
     "SEND_BODY",
     "SEND_RESPONSE",
     "SERVER",
+    "SWITCHED_PROTOCOL",
     "TRANSITIONS",
     "Connection",
     "ConnectionClosed",
@@ -74,6 +80,8 @@ __all__ = [
     "Role",
     "Sentinel",
     "State",
+    "SwitchConnect",
+    "SwitchUpgrade",
 ]
 
 __version__ = "0.1.0"

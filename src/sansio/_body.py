@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ._buffer import ReceiveBuffer
 from ._errors import RemoteProtocolError
-from ._events import Data, EndOfMessage
+from ._events import Data, EndOfMessage, parsed_data, parsed_end_of_message
 from ._grammar import CHUNK_EXT, FIELD_VCHARS, HEXDIGITS
 from ._headers import parse_fields
 from ._limits import Limits
@@ -41,11 +41,11 @@ class LengthReader:
     def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
         if not self.remaining:
             return _END
-        if not buf:
-            return None
         data = buf.take(self.remaining)
+        if not data:
+            return None
         self.remaining -= len(data)
-        return Data(data)
+        return parsed_data(data)
 
     def eof(self) -> EndOfMessage:
         if not self.remaining:
@@ -65,9 +65,8 @@ class CloseDelimitedReader:
     __slots__ = ()
 
     def __call__(self, buf: ReceiveBuffer) -> Data | None:
-        if not buf:
-            return None
-        return Data(buf.take(len(buf)))
+        data = buf.take_all()
+        return parsed_data(data) if data else None
 
     def eof(self) -> EndOfMessage:
         return _END
@@ -97,13 +96,13 @@ class ChunkedReader:
         while True:
             phase = self._phase
             if phase == _DATA:
-                if not buf:
-                    return None
                 data = buf.take(self._remaining)
+                if not data:
+                    return None
                 self._remaining -= len(data)
                 if not self._remaining:
                     self._phase = _DATA_END
-                return Data(data)
+                return parsed_data(data)
             if phase == _SIZE:
                 line = buf.take_crlf_line(self._limits.max_chunk_line_size, "chunk-size line")
                 if line is None:
@@ -163,7 +162,7 @@ class ChunkedReader:
                     f"invalid character 0x{bad[0]:02x} in trailer line {line[:40]!r}"
                 )
         headers, _ = parse_fields(lines, 0, obs_fold=False)
-        return EndOfMessage(headers)
+        return parsed_end_of_message(headers)
 
     def eof(self) -> EndOfMessage:
         raise RemoteProtocolError("peer closed the connection in the middle of a chunked body")
