@@ -1,0 +1,197 @@
+"""Review of the issue 8 driver: each test shows one defect found by a cold read
+(see /work/notes/review-driver.md). They fail on the code as reviewed; each passes
+once its defect is fixed.
+
+Servers run on a thread of the test process (``threaded_server``), in both epoll
+trigger modes, on 127.0.0.1, every wait bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import driver
+
+from server_helpers import read_response, read_until_close, threaded_server, trigger
+
+__all__ = ["trigger"]  # fixture used by this module
+
+MiB = 1024 * 1024
+_GET = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
+_LAST = b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def _wait(predicate: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _pipe_closed(write_end: int) -> bool:
+    """Whether the read end of the pipe whose write end is ``write_end`` is closed
+    (checked without fd-number races: a write to a pipe nobody reads is EPIPE)."""
+    try:
+        os.write(write_end, b"x")
+    except BrokenPipeError:
+        return True
+    return False
+
+
+# -- 1. an empty FileBody aborts the connection -----------------------------------------
+
+
+def test_an_empty_file_body_is_an_empty_200_and_keeps_the_connection(
+    trigger: list[str], tmp_path: os.PathLike[str]
+) -> None:
+    # Reply(200, body=FileBody(fd, 0, 0)) is legal (count >= 0), e.g. an empty file
+    # served by an app. The transport queues a 0-byte sendfile job; os.sendfile returns
+    # 0, read as "file shrank", and the connection is aborted right after the head: the
+    # next pipelined request is never answered.
+    empty = os.path.join(os.fspath(tmp_path), "empty")
+    open(empty, "wb").close()
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/empty":
+            return driver.Reply(200, (), driver.FileBody(os.open(empty, os.O_RDONLY), 0, 0))
+        return driver.Reply(200, (), b"ok")
+
+    with threaded_server(app, trigger) as server:
+        with server.connect() as sock:
+            sock.sendall(_GET % b"empty" + _LAST)
+            response = read_until_close(sock)
+    assert response.count(b" 200 OK\r\n") == 2, response
+    assert response.endswith(b"\r\n\r\nok")
+
+
+# -- 2. Exchange.respond after the connection closed leaks the body -----------------------
+
+
+class _Holder:
+    """A streaming app that keeps its exchange and answers nothing (yet)."""
+
+    def __init__(self) -> None:
+        self.exchange: driver.Exchange | None = None
+        self.arrived = threading.Event()
+
+    def handle_exchange(self, exchange: driver.Exchange) -> None:
+        self.exchange = exchange
+        self.arrived.set()
+
+
+def _closed_exchange(server: object, app: _Holder) -> driver.Exchange:
+    """An exchange whose client has come and gone."""
+    with server.connect() as sock:  # type: ignore[attr-defined]
+        sock.sendall(_GET % b"slow")
+        assert app.arrived.wait(5)
+        # A reset, so that the server notices at once (a FIN after a complete request
+        # is taken for a half-close, see the notes).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    exchange = app.exchange
+    assert exchange is not None
+    assert _wait(lambda: exchange.closed)
+    return exchange
+
+
+def test_respond_with_a_file_after_the_client_left_closes_the_fd(trigger: list[str]) -> None:
+    # interface.md: "the server closes the fd" and methods after close are no-ops.
+    # HTTPExchange.send_file closes the body when not live; respond() does not: a
+    # worker thread that answers with a FileBody after a disconnect leaks the fd.
+    app = _Holder()
+    read_end, write_end = os.pipe()
+    try:
+        with threaded_server(app, trigger) as server:
+            exchange = _closed_exchange(server, app)
+            reply = driver.Reply(200, (), driver.FileBody(read_end, 0, 1))
+            exchange.loop.call_soon_threadsafe(exchange.respond, reply)
+            assert _wait(lambda: _pipe_closed(write_end), 2), "the FileBody's fd was leaked"
+    finally:
+        os.close(write_end)
+
+
+def test_respond_with_an_iterable_after_the_client_left_closes_it(trigger: list[str]) -> None:
+    # interface.md: an iterable body's close() "is called when it is exhausted or the
+    # connection dies". respond() on a closed exchange drops it without close().
+    app = _Holder()
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"never sent"
+
+        def close(self) -> None:
+            closed.set()
+
+    with threaded_server(app, trigger) as server:
+        exchange = _closed_exchange(server, app)
+        exchange.loop.call_soon_threadsafe(exchange.respond, driver.Reply(200, (), Body()))
+        assert closed.wait(2), "the iterable's close() was never called"
+
+
+# -- 3. call_soon_threadsafe after the loop ended writes into a reused descriptor ---------
+
+
+def test_call_soon_threadsafe_after_the_loop_ended_writes_nowhere(
+    trigger: list[str], tmp_path: os.PathLike[str]
+) -> None:
+    # Loop.run closes its eventfd (a plain int); call_soon_threadsafe then does
+    # os.eventfd_write(self._eventfd, 1) and only suppresses OSError. Once the number is
+    # reused (a log file, a socket), a late worker thread writes 8 bytes into it.
+    with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
+        loop = server.server
+    number = loop._eventfd
+    victim = os.path.join(os.fspath(tmp_path), "victim.log")
+    opened: list[int] = []
+    try:
+        for _ in range(256):  # the lowest free number is taken first
+            fd = os.open(victim, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            opened.append(fd)
+            if fd == number:
+                break
+        else:
+            pytest.fail("could not reuse the eventfd's number (test setup)")
+        loop.call_soon_threadsafe(print, "late")
+        assert os.path.getsize(victim) == 0, "8 bytes written into an unrelated file"
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+# -- 4. Exchange.abort() after end() truncates a complete response ------------------------
+
+
+def test_abort_after_end_does_not_truncate_the_response(trigger: list[str]) -> None:
+    # exchange.py: "once the exchange is finished (its response ended ...) every method
+    # is a silent no-op". abort() only checks `closed`; until the next cycle the
+    # exchange is still current, so abort() drops the queued tail of a response that
+    # end() completed (a WSGI adapter whose iterable's close() raised would do this).
+    size = 32 * MiB
+    piece = b"x" * MiB
+
+    class App:
+        def handle_exchange(self, exchange: driver.Exchange) -> None:
+            exchange.start_response(200, ((b"content-length", b"%d" % size),))
+            for _ in range(size // MiB):
+                exchange.write(piece)
+            exchange.end()
+            exchange.abort()  # late: must not disturb a finished response
+
+    with threaded_server(App(), trigger) as server:
+        with server.connect(timeout=10) as sock:
+            sock.sendall(_LAST)
+            buffered = bytearray()
+            try:
+                status, _headers, body = read_response(sock, buffered)
+            except ConnectionError as exc:
+                pytest.fail(f"the finished response was cut: {exc}")
+    assert status == b"HTTP/1.1 200 OK"
+    assert len(body) == size
