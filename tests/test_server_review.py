@@ -195,3 +195,92 @@ def test_abort_after_end_does_not_truncate_the_response(trigger: list[str]) -> N
                 pytest.fail(f"the finished response was cut: {exc}")
     assert status == b"HTTP/1.1 200 OK"
     assert len(body) == size
+
+
+# -- 5. an iterable body that fails at once: the head already left, no 500 ---------------
+
+
+def test_an_iterable_that_fails_before_its_first_item_gets_a_500(trigger: list[str]) -> None:
+    # _send_prepared writes the head, then pulls. An iterable that raises on its first
+    # next() (a template error, a failed query) makes the server abort a connection
+    # whose head it has only queued: the client gets no bytes at all ("empty reply"),
+    # where a 500 was still possible (waitress and gunicorn pull the first item before
+    # they send the head; PEP 3333 asks for exactly that).
+    def failing() -> Iterator[bytes]:
+        raise RuntimeError("boom before any byte")
+        yield b""  # pragma: no cover
+
+    with threaded_server(lambda request: driver.Reply(200, (), failing()), trigger) as server:
+        with server.connect() as sock:
+            sock.sendall(_LAST)
+            response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.1 500 "), response
+
+
+# -- 6. the server keeps the last bytes reply (and its body) after the response ----------
+
+
+class _BigReply(driver.Reply):
+    """A Reply that can be weakly referenced (to see who keeps it)."""
+
+
+def test_a_large_reply_is_not_kept_after_its_response(trigger: list[str]) -> None:
+    # ServerContext.memo keeps the last bytes Reply per HTTP version (for hello's hot
+    # path) whatever its size: a 64 MiB download stays in memory until another bytes
+    # reply of the same version replaces it, possibly forever.
+    import gc
+    import weakref
+
+    refs: list[weakref.ref[_BigReply]] = []
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/big":
+            reply = _BigReply(200, (), b"x" * (64 * MiB))
+            refs.append(weakref.ref(reply))
+            return reply
+        return driver.Reply(200, (), iter([b"small"]))  # not a bytes reply
+
+    with threaded_server(app, trigger) as server:
+        with server.connect(timeout=10) as sock:
+            sock.sendall(_GET % b"big" + _LAST)
+            response = read_until_close(sock)
+        assert len(response) > 64 * MiB
+        gc.collect()
+        kept = bool(refs) and refs[0]() is not None
+        assert refs and not kept, "the 64 MiB reply is still referenced"
+
+
+# -- 7. abort() is a plain close: a cut close-delimited body looks complete --------------
+
+
+def _read_to_end(sock: socket.socket) -> tuple[bytes, bool]:
+    """(what arrived, whether the connection ended with a reset rather than a FIN)."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+
+
+def test_an_aborted_close_delimited_response_ends_with_a_reset(trigger: list[str]) -> None:
+    # An HTTP/1.0 response without Content-Length ends when the connection closes.
+    # SocketTransport.abort() is sock.close() with nothing to say "failed": the client
+    # gets a FIN, so a response cut by an application error after its head (or by a
+    # Content-Length mismatch, a bad FileBody, the grace period) is taken as complete.
+    # An abort must reset (SO_LINGER 0), as nginx's reset_timedout_connection does.
+    class App:
+        def handle_exchange(self, exchange: driver.Exchange) -> None:
+            exchange.start_response(200, ((b"content-type", b"text/plain"),))
+            exchange.write(b"the first half of a report")
+            exchange.loop.call_soon(exchange.abort)  # the producer failed
+
+    with threaded_server(App(), trigger) as server:
+        with server.connect() as sock:
+            sock.sendall(b"GET /report HTTP/1.0\r\n\r\n")
+            data, reset = _read_to_end(sock)
+    assert b"HTTP/1.0 200 OK\r\n" in data or reset
+    assert reset, f"a cut response ended with a clean close: {data!r}"
