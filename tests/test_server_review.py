@@ -284,3 +284,103 @@ def test_an_aborted_close_delimited_response_ends_with_a_reset(trigger: list[str
             data, reset = _read_to_end(sock)
     assert b"HTTP/1.0 200 OK\r\n" in data or reset
     assert reset, f"a cut response ended with a clean close: {data!r}"
+
+
+# -- 8. closed connections keep their buffers through the timer heap ---------------------
+
+
+def _retained_bytes(roots: list[object], shared: set[int]) -> int:
+    """Bytes of bytes/bytearray objects reachable from ``roots`` without passing
+    through ``shared`` objects (the server and what every connection shares)."""
+    import gc
+    import types
+
+    seen = set(shared)
+    stack = list(roots)
+    total = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType | types.FunctionType):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, bytes | bytearray):
+            total += len(obj)
+            continue
+        stack.extend(gc.get_referents(obj))
+        for name in getattr(type(obj), "__slots__", ()):
+            stack.append(getattr(obj, name, None))
+    return total
+
+
+def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> None:
+    # A connection that dies (reset) keeps its HTTPProtocol in the loop's timer heap
+    # until its deadline (60 s for a head, 75 s kept alive) and with it the core's
+    # receive buffer (a head of up to 64 KiB, a recv of up to 64 KiB) and the request.
+    # Loop.forget compacts the heap only every 4,096 closes: a client that opens,
+    # sends 60 KiB of head and resets, 4,000 times, pins about 240 MiB.
+    count = 100
+    partial_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (60 * 1024)
+    with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
+        loop = server.server
+        for _ in range(count):
+            with server.connect() as sock:
+                sock.sendall(partial_head)
+                time.sleep(0.002)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert _wait(lambda: not loop.transports, 10)
+        closed = [entry[2] for entry in list(loop.heap) if entry[2].closed]
+        shared = {id(loop), id(loop.context), id(loop.config), id(loop.transport_config)}
+        retained = _retained_bytes(closed, shared)
+    assert retained < 1 * MiB, f"{len(closed)} closed connections keep {retained} bytes"
+
+
+# -- 9. static cache hit: stat(path) then open(path), the fd is never checked ------------
+
+
+def test_a_cached_large_file_swapped_for_a_symlink_after_its_stat_is_not_served(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # StaticFiles._cached checks os.stat(entry.path) against the cached identity, then
+    # os.open(entry.path) (following symlinks) and sends what it opened, sized by the
+    # cache. A file replaced by a symlink out of the root between the two calls is
+    # served. Opening first and comparing os.fstat(fd) with the entry closes the race.
+    from driver.static import StaticFiles
+
+    base = os.fspath(tmp_path)
+    root = os.path.join(base, "root")
+    outside = os.path.join(base, "outside")
+    os.mkdir(root)
+    os.mkdir(outside)
+    public = os.path.join(root, "big.bin")
+    secret = os.path.join(outside, "secret.bin")
+    with open(public, "wb") as f:
+        f.write(b"p" * 100_000)  # above inline_limit: served by descriptor
+    with open(secret, "wb") as f:
+        f.write(b"S" * 100_000)
+    app = StaticFiles(root)
+    request = driver.HTTPRequest(b"GET", b"/big.bin", (), b"1.1", b"", ("127.0.0.1", 1))
+    first = app(request)
+    assert isinstance(first.body, driver.FileBody)
+    os.close(first.body.fd)
+
+    stat_before = os.stat(public)
+    real_stat = os.stat
+
+    def stat_then_swap(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        # The swap lands right after the cache's stat: the race, made deterministic.
+        if path == public and os.path.isfile(public) and not os.path.islink(public):
+            os.unlink(public)
+            os.symlink(secret, public)
+            return stat_before
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat_then_swap)
+    reply = app(request)
+    monkeypatch.undo()
+    body = reply.body
+    if isinstance(body, driver.FileBody):
+        served = os.pread(body.fd, 16, body.offset)
+        os.close(body.fd)
+    else:
+        served = bytes(body)[:16]  # type: ignore[arg-type]
+    assert b"S" not in served, "a file outside the root was served"
