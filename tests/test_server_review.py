@@ -365,10 +365,12 @@ def test_a_cached_large_file_swapped_for_a_symlink_after_its_stat_is_not_served(
 
     stat_before = os.stat(public)
     real_stat = os.stat
+    swapped: list[bool] = []
 
     def stat_then_swap(path: object, *args: object, **kwargs: object) -> os.stat_result:
         # The swap lands right after the cache's stat: the race, made deterministic.
-        if path == public and os.path.isfile(public) and not os.path.islink(public):
+        if path == public and not swapped:
+            swapped.append(True)
             os.unlink(public)
             os.symlink(secret, public)
             return stat_before
