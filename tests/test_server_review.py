@@ -65,10 +65,9 @@ def test_an_empty_file_body_is_an_empty_200_and_keeps_the_connection(
             return driver.Reply(200, (), driver.FileBody(os.open(empty, os.O_RDONLY), 0, 0))
         return driver.Reply(200, (), b"ok")
 
-    with threaded_server(app, trigger) as server:
-        with server.connect() as sock:
-            sock.sendall(_GET % b"empty" + _LAST)
-            response = read_until_close(sock)
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_GET % b"empty" + _LAST)
+        response = read_until_close(sock)
     assert response.count(b" 200 OK\r\n") == 2, response
     assert response.endswith(b"\r\n\r\nok")
 
@@ -185,14 +184,13 @@ def test_abort_after_end_does_not_truncate_the_response(trigger: list[str]) -> N
             exchange.end()
             exchange.abort()  # late: must not disturb a finished response
 
-    with threaded_server(App(), trigger) as server:
-        with server.connect(timeout=10) as sock:
-            sock.sendall(_LAST)
-            buffered = bytearray()
-            try:
-                status, _headers, body = read_response(sock, buffered)
-            except ConnectionError as exc:
-                pytest.fail(f"the finished response was cut: {exc}")
+    with threaded_server(App(), trigger) as server, server.connect(timeout=10) as sock:
+        sock.sendall(_LAST)
+        buffered = bytearray()
+        try:
+            status, _headers, body = read_response(sock, buffered)
+        except ConnectionError as exc:
+            pytest.fail(f"the finished response was cut: {exc}")
     assert status == b"HTTP/1.1 200 OK"
     assert len(body) == size
 
@@ -210,10 +208,12 @@ def test_an_iterable_that_fails_before_its_first_item_gets_a_500(trigger: list[s
         raise RuntimeError("boom before any byte")
         yield b""  # pragma: no cover
 
-    with threaded_server(lambda request: driver.Reply(200, (), failing()), trigger) as server:
-        with server.connect() as sock:
-            sock.sendall(_LAST)
-            response = read_until_close(sock)
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        return driver.Reply(200, (), failing())
+
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_LAST)
+        response = read_until_close(sock)
     assert response.startswith(b"HTTP/1.1 500 "), response
 
 
@@ -255,7 +255,7 @@ def test_a_large_reply_is_not_kept_after_its_response(trigger: list[str]) -> Non
 
 def _read_to_end(sock: socket.socket) -> tuple[bytes, bool]:
     """(what arrived, whether the connection ended with a reset rather than a FIN)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = sock.recv(65536)
@@ -278,10 +278,9 @@ def test_an_aborted_close_delimited_response_ends_with_a_reset(trigger: list[str
             exchange.write(b"the first half of a report")
             exchange.loop.call_soon(exchange.abort)  # the producer failed
 
-    with threaded_server(App(), trigger) as server:
-        with server.connect() as sock:
-            sock.sendall(b"GET /report HTTP/1.0\r\n\r\n")
-            data, reset = _read_to_end(sock)
+    with threaded_server(App(), trigger) as server, server.connect() as sock:
+        sock.sendall(b"GET /report HTTP/1.0\r\n\r\n")
+        data, reset = _read_to_end(sock)
     assert b"HTTP/1.0 200 OK\r\n" in data or reset
     assert reset, f"a cut response ended with a clean close: {data!r}"
 
@@ -328,7 +327,7 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
                 time.sleep(0.002)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         assert _wait(lambda: not loop.transports, 10)
-        closed = [entry[2] for entry in list(loop.heap) if entry[2].closed]
+        closed: list[object] = [entry[2] for entry in list(loop.heap) if entry[2].closed]
         shared = {id(loop), id(loop.context), id(loop.config), id(loop.transport_config)}
         retained = _retained_bytes(closed, shared)
     assert retained < 1 * MiB, f"{len(closed)} closed connections keep {retained} bytes"
