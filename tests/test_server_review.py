@@ -385,3 +385,75 @@ def test_a_cached_large_file_swapped_for_a_symlink_after_its_stat_is_not_served(
     else:
         served = bytes(body)[:16]  # type: ignore[arg-type]
     assert b"S" not in served, "a file outside the root was served"
+
+
+# -- 10. a producer can be paused twice without a resume in between -----------------------
+
+
+class _FakeTransport:
+    """Just enough of ``interfaces.Transport`` for a protocol driven by hand."""
+
+    client = ("127.0.0.1", 1)
+    closed = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def sendfile(self, fd: int, offset: int, count: int) -> None:
+        os.close(fd)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def write_eof(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def test_producer_pause_and_resume_alternate() -> None:
+    # asyncio's contract (FlowControlMixin asserts it): pause_writing() and
+    # resume_writing() alternate. HTTPProtocol.resume_writing defers the producer's
+    # resume to the ready list (_resume) but clears write_paused at once; a write that
+    # crosses high water again before _resume runs (a chunk a worker thread queued with
+    # call_soon_threadsafe before it saw the pause) calls pause_writing() a second
+    # time, and _resume then skips the resume: the producer sees pause, pause.
+    from driver.exchange import HTTPExchange
+    from driver.protocol import HTTPProtocol
+
+    config = driver.Config(host="127.0.0.1", port=0, access_log=False)
+    listener = driver.make_listener(config)
+    server = driver.Server(lambda request: driver.Reply(200, (), b""), config, listener)
+    try:
+        protocol = HTTPProtocol(server.context)
+        protocol.connection_made(_FakeTransport())
+        request = driver.HTTPRequest(b"GET", b"/", (), b"1.1", b"", ("127.0.0.1", 1))
+        exchange = HTTPExchange(protocol, request, server)
+        protocol.exchange = exchange
+        calls: list[str] = []
+        exchange.set_producer(lambda: calls.append("pause"), lambda: calls.append("resume"))
+
+        # What SocketTransport does: above high water, drained, above again, drained.
+        protocol.pause_writing()
+        protocol.resume_writing()
+        protocol.pause_writing()  # before the ready list ran
+        server._run_ready()
+        protocol.resume_writing()
+        server._run_ready()
+    finally:
+        listener.close()
+        server.epoll.close()
+        os.close(server._eventfd)
+        server._wake_r.close()
+        server._wake_w.close()
+    assert calls == ["pause", "resume", "pause", "resume"], calls
