@@ -236,7 +236,10 @@ class ResponseWriter:
         elif file is not None:
             before, after = self.conn.send_body_framing(file.count)
             self.transport.write(out + before)
-            self.transport.sendfile(file.fd, file.offset, file.count)
+            if file.count:
+                self.transport.sendfile(file.fd, file.offset, file.count)
+            else:
+                close_body(file)  # a 0-byte sendfile would read as "the file shrank"
             self.transport.write(after + send(_EOM))
             self._finish(file.count)
         elif items is not None:
