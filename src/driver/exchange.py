@@ -122,7 +122,7 @@ class HTTPExchange:
             self._protocol.end_response()
 
     def abort(self) -> None:
-        if not self.closed:
+        if self._live:  # a finished response is complete: cutting it would lose its tail
             self._protocol.abort_exchange(self)
 
     def set_producer(
