@@ -217,6 +217,23 @@ def test_an_iterable_that_fails_before_its_first_item_gets_a_500(trigger: list[s
     assert response.startswith(b"HTTP/1.1 500 "), response
 
 
+def test_an_iterable_whose_first_item_is_not_bytes_gets_a_500_and_an_empty_one_a_200(
+    trigger: list[str],
+) -> None:
+    # The first item is taken before the head (finding 5): a wrong type there is still
+    # a 500; an iterable with no non-empty item is an empty body on a kept connection.
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/empty":
+            return driver.Reply(200, (), iter([b"", b""]))
+        return driver.Reply(200, (), iter(["text"]))  # type: ignore[list-item]
+
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_GET % b"empty" + _LAST)
+        response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n"), response
+    assert b"\r\n\r\n0\r\n\r\nHTTP/1.1 500 " in response, response
+
+
 # -- 6. the server keeps the last bytes reply (and its body) after the response ----------
 
 
