@@ -40,6 +40,10 @@ ENDED: Final = 2
 
 _EOM: Final = EndOfMessage()
 _CLOSE: Final = (b"Connection", b"close")
+# The largest bytes body kept for the same-reply hot path (hello, small files): the
+# memo outlives the response, so a large download must not stay referenced by it.
+# StaticFiles' default inline_limit, whose replies its cache keeps anyway.
+_MEMO_LIMIT: Final = 64 * 1024
 
 
 class ResponseWriter:
@@ -176,7 +180,13 @@ class ResponseWriter:
                 prepared = memo[1]
             else:
                 prepared = prepare(reply, version, date)
-                if type(reply.body) is bytes and not prepared.mismatch and not prepared.no_body:
+                body = reply.body
+                if (
+                    type(body) is bytes
+                    and len(body) <= _MEMO_LIMIT
+                    and not prepared.mismatch
+                    and not prepared.no_body
+                ):
                     # Not a file, nor a buffer that may change: the same object can be
                     # sent again as it is (see call_app).
                     ctx.memo[request.http_version] = (reply, prepared)
