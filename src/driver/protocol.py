@@ -215,9 +215,9 @@ class HTTPProtocol(ResponseWriter):
             if self.transport.get_write_buffer_size():
                 self._arm(ctx.keepalive_timeout)  # still sending: the write timeout rules
             else:
-                self.transport.abort()
+                self.transport.close()  # nothing queued: a graceful close (abort resets)
         elif phase >= LINGER:
-            self.transport.abort()
+            self.transport.close()  # graceful: the error response may still be in flight
 
     # -- the event pump -------------------------------------------------------------
 
