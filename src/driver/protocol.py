@@ -162,21 +162,28 @@ class HTTPProtocol(ResponseWriter):
             exchange.connection_lost()
 
     def pause_writing(self) -> None:
+        if self.write_paused:
+            return  # the producer's pause and resume calls alternate (write_paused says which)
         self.write_paused = True
         producer = self.producer
         if producer is not None:
             producer[0]()
 
     def resume_writing(self) -> None:
+        if not self.write_paused:
+            return
         self.write_paused = False
+        # The producer hears at once, as in asyncio: a resume deferred to the ready list
+        # could be overtaken by the next pause, and the producer would see pause, pause.
+        # The transport calls this from its writable handler, not down a protocol stack.
+        producer = self.producer
+        if producer is not None:
+            producer[1]()
         self.ctx.loop.call_soon(self._resume)
 
     def _resume(self) -> None:
         if self.closed or self.write_paused:
             return
-        producer = self.producer
-        if producer is not None:
-            producer[1]()
         if self.items is not None:
             self.pull()
         self._schedule()
