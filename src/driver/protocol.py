@@ -213,6 +213,11 @@ class HTTPProtocol(ResponseWriter):
         if phase in (HEAD, FRESH, BODY):
             if phase == BODY and not self._body_wanted():
                 self._arm(ctx.body_timeout)  # the app is not reading: not the client's fault
+            elif phase != BODY and self.transport.get_write_buffer_size():
+                # A pipelined head waits behind an earlier response still being sent: a
+                # client that reads it is not late; one that does not meets the write
+                # timeout. The head's deadline starts again.
+                self._arm(ctx.header_timeout)
             elif self.transport.get_write_buffer_size() or self.response != NONE:
                 # An earlier response is still unsent, or this one has begun.
                 self.transport.abort()
