@@ -225,7 +225,7 @@ def test_an_iterable_whose_first_item_is_not_bytes_gets_a_500_and_an_empty_one_a
     def app(request: driver.HTTPRequest) -> driver.Reply:
         if request.target == b"/empty":
             return driver.Reply(200, (), iter([b"", b""]))
-        return driver.Reply(200, (), iter(["text"]))  # type: ignore[list-item]
+        return driver.Reply(200, (), iter(["text"]))  # type: ignore[arg-type]
 
     with threaded_server(app, trigger) as server, server.connect() as sock:
         sock.sendall(_GET % b"empty" + _LAST)
