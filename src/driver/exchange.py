@@ -10,6 +10,7 @@ disturb the next request on the same connection.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -18,6 +19,8 @@ from .interfaces import Loop, Transport
 from .replies import close_body
 
 __all__ = ["ExchangeHost", "HTTPExchange"]
+
+log = logging.getLogger("driver")
 
 Producer = tuple[Callable[[], None], Callable[[], None]]
 
@@ -93,6 +96,12 @@ class HTTPExchange:
     def respond(self, reply: Reply) -> None:
         if self._live:
             self._protocol.respond(reply)
+        else:
+            # Nobody will send it: close a FileBody's fd, call an iterable's close().
+            try:
+                close_body(getattr(reply, "body", None))
+            except Exception:
+                log.exception("close() of a response body failed")
 
     def start_response(self, status: int, headers: Headers, reason: bytes = b"") -> None:
         if self._live:
@@ -113,7 +122,7 @@ class HTTPExchange:
             self._protocol.end_response()
 
     def abort(self) -> None:
-        if not self.closed:
+        if self._live:  # a finished response is complete: cutting it would lose its tail
             self._protocol.abort_exchange(self)
 
     def set_producer(

@@ -33,6 +33,7 @@ import os
 import select
 import signal
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -101,6 +102,10 @@ class Loop:
         self._ready: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._threadsafe: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        # Held while the eventfd is written or closed: a worker thread must never
+        # write to its number once closed (it may be a log file or a socket by then).
+        self._eventfd_lock = threading.Lock()
+        self._eventfd_closed = False
         self._accepting = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
@@ -115,8 +120,10 @@ class Loop:
         self._ready.append((fn, args))
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: object) -> None:
-        self._threadsafe.append((fn, args))  # deque.append is atomic
-        with contextlib.suppress(OSError):  # closed: the loop has ended
+        with self._eventfd_lock:
+            if self._eventfd_closed:
+                return  # the loop has ended: nothing would ever run it
+            self._threadsafe.append((fn, args))  # deque.append is atomic
             os.eventfd_write(self._eventfd, 1)
 
     # -- what transports and protocols use ---------------------------------------------
@@ -323,7 +330,9 @@ class Loop:
             self.listener.close()
             self._wake_r.close()
             self._wake_w.close()
-            os.close(self._eventfd)
+            with self._eventfd_lock:
+                os.close(self._eventfd)
+                self._eventfd_closed = True
 
     def on_wake(self) -> None:
         """Called once per round, after the poll (the Date header is refreshed here)."""

@@ -162,21 +162,28 @@ class HTTPProtocol(ResponseWriter):
             exchange.connection_lost()
 
     def pause_writing(self) -> None:
+        if self.write_paused:
+            return  # the producer's pause and resume calls alternate (write_paused says which)
         self.write_paused = True
         producer = self.producer
         if producer is not None:
             producer[0]()
 
     def resume_writing(self) -> None:
+        if not self.write_paused:
+            return
         self.write_paused = False
+        # The producer hears at once, as in asyncio: a resume deferred to the ready list
+        # could be overtaken by the next pause, and the producer would see pause, pause.
+        # The transport calls this from its writable handler, not down a protocol stack.
+        producer = self.producer
+        if producer is not None:
+            producer[1]()
         self.ctx.loop.call_soon(self._resume)
 
     def _resume(self) -> None:
         if self.closed or self.write_paused:
             return
-        producer = self.producer
-        if producer is not None:
-            producer[1]()
         if self.items is not None:
             self.pull()
         self._schedule()
@@ -206,6 +213,11 @@ class HTTPProtocol(ResponseWriter):
         if phase in (HEAD, FRESH, BODY):
             if phase == BODY and not self._body_wanted():
                 self._arm(ctx.body_timeout)  # the app is not reading: not the client's fault
+            elif phase != BODY and self.transport.get_write_buffer_size():
+                # A pipelined head waits behind an earlier response still being sent: a
+                # client that reads it is not late; one that does not meets the write
+                # timeout. The head's deadline starts again.
+                self._arm(ctx.header_timeout)
             elif self.transport.get_write_buffer_size() or self.response != NONE:
                 # An earlier response is still unsent, or this one has begun.
                 self.transport.abort()
@@ -215,9 +227,9 @@ class HTTPProtocol(ResponseWriter):
             if self.transport.get_write_buffer_size():
                 self._arm(ctx.keepalive_timeout)  # still sending: the write timeout rules
             else:
-                self.transport.abort()
+                self.transport.close()  # nothing queued: a graceful close (abort resets)
         elif phase >= LINGER:
-            self.transport.abort()
+            self.transport.close()  # graceful: the error response may still be in flight
 
     # -- the event pump -------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import sansio
@@ -40,6 +40,10 @@ ENDED: Final = 2
 
 _EOM: Final = EndOfMessage()
 _CLOSE: Final = (b"Connection", b"close")
+# The largest bytes body kept for the same-reply hot path (hello, small files): the
+# memo outlives the response, so a large download must not stay referenced by it.
+# StaticFiles' default inline_limit, whose replies its cache keeps anyway.
+_MEMO_LIMIT: Final = 64 * 1024
 
 
 class ResponseWriter:
@@ -176,7 +180,13 @@ class ResponseWriter:
                 prepared = memo[1]
             else:
                 prepared = prepare(reply, version, date)
-                if type(reply.body) is bytes and not prepared.mismatch and not prepared.no_body:
+                body = reply.body
+                if (
+                    type(body) is bytes
+                    and len(body) <= _MEMO_LIMIT
+                    and not prepared.mismatch
+                    and not prepared.no_body
+                ):
                     # Not a file, nor a buffer that may change: the same object can be
                     # sent again as it is (see call_app).
                     ctx.memo[request.http_version] = (reply, prepared)
@@ -198,6 +208,14 @@ class ResponseWriter:
         head_only = request.method == b"HEAD" or prepared.no_body
         file = prepared.file
         items = prepared.items
+        first: bytes | None = b""
+        if items is not None and not head_only:
+            try:
+                first = self._first_item(items)
+            except Exception:
+                self._drop_body_source()
+                self.app_failed()  # the head has not left: a 500
+                return
         try:
             if prepared.mismatch and not head_only:
                 # Caught before the head is written, so that a 500 can still go out.
@@ -221,7 +239,10 @@ class ResponseWriter:
                 )
             out = send(response)
         except BaseException:
-            close_body(file if file is not None else items)
+            if self.items_source is not None:
+                self._drop_body_source()  # its first item was taken
+            else:
+                close_body(file if file is not None else items)
             raise
         self.response = STARTED
         self.status = response.status_code
@@ -236,25 +257,41 @@ class ResponseWriter:
         elif file is not None:
             before, after = self.conn.send_body_framing(file.count)
             self.transport.write(out + before)
-            self.transport.sendfile(file.fd, file.offset, file.count)
+            if file.count:
+                self.transport.sendfile(file.fd, file.offset, file.count)
+            else:
+                close_body(file)  # a 0-byte sendfile would read as "the file shrank"
             self.transport.write(after + send(_EOM))
             self._finish(file.count)
         elif items is not None:
             self.transport.write(out)
             self.sent = 0
-            self.items_source = items
-            try:
-                self.items = iter(items)
-            except Exception:
-                self.app_failed()
-                return
-            self.pull()
+            if first is None:
+                self._drop_body_source()
+                self.end_response()
+            else:
+                self.write_body(first)
+                self.pull()
         else:
             data = prepared.data
             if data is not None:
                 out += send(data)
             self.transport.write(out + send(_EOM))
             self._finish(prepared.length if data is not None else 0)
+
+    def _first_item(self, items: Iterable[bytes]) -> bytes | None:
+        """The first non-empty item of an iterable body (``None``: it has none), taken
+        before the head leaves so that an iterable that fails at once still gets a 500
+        (PEP 3333: the head goes out with the first non-empty item). It raises what the
+        iterable raises; the iterable is ours from here on (``_drop_body_source``)."""
+        self.items_source = items
+        self.items = iterator = iter(items)
+        for chunk in iterator:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise TypeError(f"an iterable body must yield bytes, not {type(chunk).__name__}")
+            if chunk:
+                return bytes(chunk)
+        return None
 
     def pull(self) -> None:
         """Take items from the iterable body while the transport is below high water."""

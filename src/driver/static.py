@@ -180,6 +180,13 @@ class StaticFiles:
             fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
+        st = os.fstat(fd)
+        if (st.st_mtime_ns, st.st_size, st.st_ino) != entry.identity:
+            # Replaced between the stat and the open (a symlink out of the root?): what
+            # was opened is not what was checked.
+            os.close(fd)
+            self._cache.pop(key, None)
+            return None
         return Reply(200, entry.headers, FileBody(fd, 0, entry.identity[1]))
 
     @staticmethod

@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 import socket
+import struct
 from collections import deque
 from typing import Final
 
@@ -42,6 +43,8 @@ _DONTWAIT: Final = socket.MSG_DONTWAIT
 # A head followed by a file: tell the kernel more is coming, so that the head and the
 # file's first bytes share a segment even with TCP_NODELAY (no extra small packet).
 _MORE: Final = socket.MSG_DONTWAIT | socket.MSG_MORE
+# SO_LINGER on, 0 seconds: close() sends a RST instead of a FIN.
+_RESET: Final = struct.pack("ii", 1, 0)
 
 
 class _FileJob:
@@ -381,7 +384,12 @@ class SocketTransport:
             self._set_reading(False)
 
     def abort(self) -> None:
-        """Close now, dropping whatever is queued."""
+        """Close now, dropping whatever is queued. The peer sees a reset, not a FIN:
+        a FIN is what ends a complete close-delimited body, a cut one must not look
+        complete (nginx's reset_timedout_connection)."""
+        if not self.closed:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         self._force_close(None)
 
     def _fatal_error(self, exc: OSError) -> None:
