@@ -31,6 +31,7 @@ from .config import Config
 from .loop import Loop, make_listener
 from .server import Server, serve
 from .static import StaticFiles
+from .switch import SwitchedProtocol
 from .wsgi import WSGIAdapter, serve_wsgi
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Server",
     "StaticFiles",
     "StreamingApp",
+    "SwitchedProtocol",
     "WSGIAdapter",
     "is_streaming",
     "make_listener",

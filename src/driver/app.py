@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from .interfaces import Loop
+from .switch import SwitchedProtocol
 
 __all__ = [
     "App",
@@ -162,6 +163,14 @@ class Exchange(Protocol):
 
     def on_close(self, callback: Callable[[], None]) -> None:
         """``callback()`` once if the connection closes before ``end()``."""
+
+    def switch_protocol(self, protocol: SwitchedProtocol, headers: Headers = ()) -> None:
+        """Answer ``101 Switching Protocols`` with ``headers`` (or ``200 Connection
+        Established`` to CONNECT) once the request has ended, and hand the socket to
+        ``protocol`` (asyncio-style: ``connection_made(transport)``,
+        ``data_received``, ``eof_received``, ``connection_lost``; see
+        ``driver.switch``). Raises if the request did not ask to switch (no
+        ``Upgrade``, not CONNECT) or the response has begun."""
 
 
 class StreamingApp(Protocol):

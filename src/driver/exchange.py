@@ -17,6 +17,7 @@ from typing import Protocol
 from .app import FileBody, Headers, HTTPRequest, Reply
 from .interfaces import Loop, Transport
 from .replies import close_body
+from .switch import SwitchedProtocol
 
 __all__ = ["ExchangeHost", "HTTPExchange"]
 
@@ -43,6 +44,9 @@ class ExchangeHost(Protocol):
     def send_file(self, body: FileBody) -> None: ...
     def end_response(self) -> None: ...
     def abort_exchange(self, exchange: HTTPExchange) -> None: ...
+    def switch_protocol(
+        self, exchange: HTTPExchange, protocol: SwitchedProtocol, headers: Headers
+    ) -> None: ...
 
 
 class HTTPExchange:
@@ -150,3 +154,9 @@ class HTTPExchange:
         if not self.ended:
             for callback in callbacks:
                 self.loop.call_soon(callback)
+
+    # -- protocol switch ------------------------------------------------------------------
+
+    def switch_protocol(self, protocol: SwitchedProtocol, headers: Headers = ()) -> None:
+        if self._live:
+            self._protocol.switch_protocol(self, protocol, headers)

@@ -38,16 +38,19 @@ from sansio import (
     ConnectionClosed,
     Data,
     EndOfMessage,
+    InformationalResponse,
     RemoteProtocolError,
     Request,
+    Response,
 )
 
-from .app import HTTPRequest
+from .app import Headers, HTTPRequest
 from .context import ServerContext
 from .exchange import HTTPExchange
 from .interfaces import Transport
 from .response import ENDED, NONE, ResponseWriter
 from .responses import CONTINUE
+from .switch import SwitchedConnection, SwitchedProtocol
 
 __all__ = ["DISCARD_LIMIT", "HTTPProtocol"]
 
@@ -447,3 +450,71 @@ class HTTPProtocol(ResponseWriter):
         if not self.reading:
             self.reading = True
             self.transport.resume_reading()
+
+    # -- protocol switch (see driver.switch) ---------------------------------------------
+
+    def switch_protocol(
+        self, exchange: HTTPExchange, protocol: SwitchedProtocol, headers: Headers
+    ) -> None:
+        """Answer 101 (or 2xx to CONNECT) once the request has ended, and hand the
+        socket to ``protocol``. Raises if the request did not ask to switch or the
+        response has begun (before the head: the caller's exception is a 500)."""
+        request = self.request
+        if exchange is not self.exchange or request is None or self.response != NONE:
+            raise RuntimeError("switch_protocol: the response to this request has begun")
+        if request.method != b"CONNECT" and not any(
+            name == b"upgrade" for name, _ in request.headers
+        ):
+            raise ValueError(
+                "switch_protocol: the request did not ask to switch protocols "
+                "(no Upgrade field, and the method is not CONNECT)"
+            )
+        if self.req_done:
+            self._switch(protocol, headers)
+            return
+        # The switch happens at the end of the request; what is left of its body is
+        # the old protocol's, and nobody reads it.
+        self.on_data = _ignore
+        self.on_end = lambda: self._switch(protocol, headers)
+        self.app_paused = False
+        self._schedule()
+
+    def _switch(self, protocol: SwitchedProtocol, headers: Headers) -> None:
+        request = self.request
+        if self.closed or request is None:
+            return
+        event: InformationalResponse | Response
+        if request.method == b"CONNECT":
+            event = Response(200, headers, request.http_version, b"Connection Established")
+        else:
+            event = InformationalResponse(101, headers, b"1.1", b"Switching Protocols")
+        data = self.conn.send(event)  # the core checks the move (SWITCHED_PROTOCOL)
+        rest, eof = self.conn.trailing_data
+        exchange = self.exchange
+        self.exchange = None
+        if exchange is not None:
+            exchange.finished = True
+        # This HTTP protocol is done: nothing it still has on the timer heap or the
+        # ready list acts, and the socket's events go to the new protocol.
+        self.closed = True
+        self.phase = CLOSING
+        self.deadline = _NEVER
+        self.status = event.status_code
+        access_log = self.ctx.access_log
+        if access_log is not None:
+            access_log.log(self.client[0], request, event.status_code, 0)
+        switched = SwitchedConnection(protocol)
+        transport = self.transport
+        transport.set_protocol(switched)
+        transport.write(data)
+        switched.connection_made(transport)
+        if rest:
+            switched.data_received(rest)
+        if eof or self.eof:
+            switched.eof_received()
+        elif not self.reading:
+            transport.resume_reading()
+
+
+def _ignore(data: bytes) -> None:
+    """A request body nobody reads (the rest of it before a protocol switch)."""

@@ -135,7 +135,6 @@ class SocketTransport:
         to the EOF, since no new edge will announce it."""
         config = self.config
         size = config.recv_size
-        protocol = self.protocol
         while True:
             try:
                 data = self._recv(size, _DONTWAIT)
@@ -146,10 +145,11 @@ class SocketTransport:
                 return
             if not data:
                 self._set_reading(False)
-                protocol.eof_received()
+                self.protocol.eof_received()
                 return
             self._batching = True
-            protocol.data_received(data)
+            # self.protocol, not a local: a protocol switch hands the socket over mid-batch.
+            self.protocol.data_received(data)
             self._batching = False
             if self._pending or (self._queue and not self.mask & EPOLLOUT):
                 self._flush()
@@ -418,6 +418,12 @@ class SocketTransport:
         # both at once instead of the cyclic GC, many connections later.
         self.protocol = _GONE
         protocol.connection_lost(exc)
+
+    def set_protocol(self, protocol: ConnectionProtocol) -> None:
+        """Hand the socket to another protocol (after a protocol switch); what it
+        receives from now on goes there."""
+        if not self.closed:
+            self.protocol = protocol
 
 
 class _Gone:
