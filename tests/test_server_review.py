@@ -437,6 +437,9 @@ class _FakeTransport:
     def abort(self) -> None:
         pass
 
+    def set_protocol(self, protocol: object) -> None:
+        pass
+
 
 def test_producer_pause_and_resume_alternate() -> None:
     # asyncio's contract (FlowControlMixin asserts it): pause_writing() and

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from driver import FileBody, HTTPRequest, Reply
+from driver import FileBody, HTTPRequest, Reply, SwitchedProtocol
 from driver.interfaces import Loop
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -234,6 +234,9 @@ class FakeExchange:
                 self.loop.call_soon(callback)  # as the driver: closed already
             return
         self._close_callbacks.append(callback)
+
+    def switch_protocol(self, protocol: SwitchedProtocol, headers: Headers = ()) -> None:
+        raise AssertionError("a WSGI application never switches protocols")
 
     def _close(self) -> None:
         if self.closed:
