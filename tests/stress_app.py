@@ -9,7 +9,8 @@
   which has no iterable bodies, it is built whole in memory.
 - anything else: the files under ``--root`` (``driver.static.StaticFiles``).
 
-The options are a subset of ``python -m driver``'s, and access logging is off.
+The options are a subset of ``python -m driver``'s, and access logging is off;
+``--simple`` serves the whole-body version even where streaming exists.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main() -> None:
     parser.add_argument("--grace-period", type=float, default=10.0)
     parser.add_argument("--max-connections", type=int, default=0)
     parser.add_argument("--max-body-size", type=int, default=16 * 1024 * 1024)
+    parser.add_argument(
+        "--simple", action="store_true", help="a simple app (whole bodies) even if streaming exists"
+    )
     args = parser.parse_args()
     config = driver.Config(
         host=args.bind,
@@ -104,7 +108,7 @@ def main() -> None:
         max_body_size=args.max_body_size,
         access_log=False,
     )
-    streaming = hasattr(driver, "is_streaming")
+    streaming = hasattr(driver, "is_streaming") and not args.simple
     app: Any = StreamingApp(args.root) if streaming else WholeApp(args.root)
     driver.serve(app, config, what="stress app")
 

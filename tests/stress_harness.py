@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-SRC = TESTS.parent / "src"
+# The sources the servers run: this tree's, or another's (to compare two versions).
+SRC = Path(os.environ.get("STRESS_SRC") or TESTS.parent / "src")
 STRESS_APP = TESTS / "stress_app.py"
 BANNER = re.compile(r"Serving .* port (\d+) ")
 MiB = 1024 * 1024

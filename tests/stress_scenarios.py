@@ -33,6 +33,10 @@ from typing import TypeVar
 
 import hypothesis
 from hypothesis.strategies import SearchStrategy
+
+import sansio
+from sansio.strategies import hostile_requests, requests
+
 from stress_harness import (
     MiB,
     RssSampler,
@@ -51,9 +55,6 @@ from stress_harness import (
     sparse_file,
     stress_server,
 )
-
-import sansio
-from sansio.strategies import hostile_requests, requests
 
 T = TypeVar("T")
 FUZZ_CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus" / "requests"
@@ -139,7 +140,7 @@ def c10k(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     count = scale.n(10_000, 200)
     raise_fd_limit(count * 2 + 1000)
     wrk_seconds = 3 if scale.full else 1
-    idle = 6.0 + count / 1500 + wrk_seconds if scale.full else 3.0 + wrk_seconds
+    idle = round(6.0 + count / 1500 + wrk_seconds if scale.full else 3.0 + wrk_seconds, 1)
     args = [
         "--hello",
         "--no-access-log",

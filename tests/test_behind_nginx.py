@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stress_harness import fd_count
 
 from server_helpers import (
     ServerProcess,
@@ -33,6 +32,7 @@ from server_helpers import (
     require_tool,
     running_server,
 )
+from stress_harness import fd_count
 
 __all__ = ["app_dir"]  # fixture used by this module
 

@@ -11,11 +11,24 @@ speed (throughput ratios, latency percentiles) are never asserted, only reported
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import errno
+import mimetypes
+import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from stress_harness import raise_fd_limit
-from stress_scenarios import SCENARIOS, Row, Scale
+
+from driver import FileBody, HTTPRequest, Reply
+from driver.static import StaticFiles
+
+from server_helpers import read_response, read_until_close, threaded_server
+from stress_harness import MiB, raise_fd_limit, stress_server
+from stress_scenarios import SCENARIOS, Row, Scale, _upload
 
 SHORT = {
     "c10k": 0.02,  # 200 connections
@@ -55,3 +68,105 @@ def test_short_scenario_holds(name: str, trigger: str, workdir: Path) -> None:
 def test_full_scenario_holds(name: str, trigger: str, workdir: Path) -> None:
     scenario, _ = SCENARIOS[name]
     assert _failed(scenario(Scale(1.0), workdir, trigger)) == []
+
+
+# -- regressions: each finding of issue 11, pinned by a direct test ----------------------
+
+
+def _get_request(target: bytes) -> HTTPRequest:
+    return HTTPRequest(b"GET", target, ((b"host", b"x"),), b"1.1", b"", ("127.0.0.1", 1))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "small.txt").write_bytes(b"small\n")
+    (tmp_path / "page.html").write_bytes(b"<p>page</p>\n")
+    (tmp_path / "dir").mkdir()
+    return tmp_path
+
+
+def test_a_file_path_with_a_trailing_slash_is_404(files: Path) -> None:
+    # As nginx and http.server answer: "small.txt/" names a directory that is not there.
+    static = StaticFiles(files)
+    assert static(_get_request(b"/small.txt")).status == 200
+    assert static(_get_request(b"/small.txt/")).status == 404
+    assert static(_get_request(b"/small.txt/.")).status == 404
+    assert static(_get_request(b"/dir/")).status == 200
+
+
+def test_out_of_descriptors_is_503_not_404(files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    static = StaticFiles(files)
+
+    def no_descriptors(*args: object, **kwargs: object) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(os, "open", no_descriptors)
+    reply = static(_get_request(b"/small.txt"))
+    assert reply.status == 503
+    assert dict(reply.headers).get(b"retry-after") == b"1"
+    assert static(_get_request(b"/missing.txt")).status == 404  # still a plain 404
+
+
+def test_mime_types_are_loaded_before_descriptors_run_out(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cold mimetypes reads /etc/mime.types on first use: out of descriptors, that
+    # used to fail every file response with a 500 and a traceback.
+    monkeypatch.setattr(mimetypes, "inited", False)
+    monkeypatch.setattr(mimetypes, "_db", None)
+    static = StaticFiles(files)
+    assert mimetypes.inited
+
+    def no_descriptors(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(builtins, "open", no_descriptors)
+    reply = static(_get_request(b"/page.html"))
+    assert reply.status == 200
+    assert dict(reply.headers)[b"content-type"] == b"text/html; charset=utf-8"
+    body = reply.body
+    assert isinstance(body, FileBody)
+    os.close(body.fd)
+
+
+def test_reset_uploads_release_their_memory_before_the_body_timeout(workdir: Path) -> None:
+    # A simple app gets the whole body: a client that resets halfway must not leave
+    # its half in memory until --body-timeout (60 s) lets go of the connection.
+    args = ["--root", str(workdir), "--simple", "--body-timeout", "60"]
+    with stress_server(args, native=True) as server:
+        asyncio.run(_upload(server.port, "length", MiB, 0.0, None))
+        time.sleep(0.5)
+        base = server.rss_kib
+
+        async def resets() -> None:
+            await asyncio.gather(
+                *(_upload(server.port, "length", 16 * MiB, 0.0, 8 * MiB) for _ in range(8))
+            )
+
+        asyncio.run(resets())
+        time.sleep(1.5)
+        assert server.rss_kib - base <= 8 * 1024, f"+{(server.rss_kib - base) / 1024:.0f} MiB"
+
+
+def test_a_pipelined_flood_does_not_hold_up_another_client() -> None:
+    order: list[bytes] = []
+
+    def app(request: HTTPRequest) -> Reply:
+        order.append(request.target)
+        return Reply(200, (), b"ok")
+
+    with threaded_server(app, []) as server:
+        flood = server.connect()
+        drained = threading.Thread(target=read_until_close, args=(flood,), daemon=True)
+        drained.start()
+        flood.sendall(b"GET /flood HTTP/1.1\r\nHost: x\r\n\r\n" * 3000)
+        with server.connect() as other:
+            other.sendall(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(other, bytearray())[2] == b"ok"
+        flood.shutdown(socket.SHUT_WR)
+        drained.join(20)
+        flood.close()
+    assert order.count(b"/flood") == 3000
+    # Work per wake-up is bounded: the other client is answered within a few rounds,
+    # not after the whole flood.
+    assert order.index(b"/other") < 1000
