@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import resource
@@ -493,6 +494,37 @@ def probe_latencies(port: int, path: str, duration: float, stop: threading.Event
     if sock is not None:
         sock.close()
     return latencies
+
+
+class Prober:
+    """``probe_latencies`` in a process of its own, started now: the client's threads
+    and the GIL then add nothing to the latencies measured."""
+
+    def __init__(self, port: int, path: str, duration: float) -> None:
+        self.duration = duration
+        code = (
+            "import json, sys, threading; sys.path.insert(0, sys.argv[1]); "
+            "from stress_harness import probe_latencies; "
+            "print(json.dumps(probe_latencies(int(sys.argv[2]), sys.argv[3], "
+            "float(sys.argv[4]), threading.Event())))"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(TESTS), str(port), path, str(duration)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self) -> list[float]:
+        try:
+            out, _ = self.proc.communicate(timeout=self.duration + 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return []
+        try:
+            values = json.loads(out)
+        except ValueError:
+            return []
+        return [float(v) for v in values]
 
 
 def sparse_file(path: Path, size: int) -> Path:

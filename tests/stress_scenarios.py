@@ -39,6 +39,7 @@ from sansio.strategies import hostile_requests, requests
 
 from stress_harness import (
     MiB,
+    Prober,
     RssSampler,
     WrkInBackground,
     children,
@@ -46,7 +47,6 @@ from stress_harness import (
     connect,
     cpu_seconds,
     percentile,
-    probe_latencies,
     raise_fd_limit,
     read_response,
     reset,
@@ -681,8 +681,7 @@ def slow_readers(scale: Scale, workdir: Path, trigger: str = "level") -> list[Ro
     name = "Slow readers" if scale.full else f"Slow readers (short: {count}, {seconds:g} s)"
     root = _docroot(workdir)
     with stress_server(["--root", str(root), *_trigger_args(trigger)], native=True) as server:
-        stop = threading.Event()
-        alone = probe_latencies(server.port, "/small.txt", min(seconds, 3.0), stop)
+        alone = Prober(server.port, "/small.txt", min(seconds, 3.0)).result()
         time.sleep(0.3)
         base_rss = server.rss_kib
 
@@ -692,16 +691,9 @@ def slow_readers(scale: Scale, workdir: Path, trigger: str = "level") -> list[Ro
             return await asyncio.gather(*jobs)
 
         with RssSampler([server.pid]) as sampler:
-            box: list[list[float]] = []
-            prober = threading.Thread(
-                target=lambda: box.append(
-                    probe_latencies(server.port, "/small.txt", seconds - 0.5, stop)
-                )
-            )
-            prober.start()
+            prober = Prober(server.port, "/small.txt", seconds - 0.5)
             got = asyncio.run(readers())
-            prober.join(seconds + 10)
-    during = box[0] if box else []
+            during = prober.result()
     floor = seconds * MiB * 0.5
     slow_ok = sum(1 for g in got if g >= floor)
     p99_alone, p99_during = percentile(alone, 0.99), percentile(during, 0.99)
@@ -754,16 +746,11 @@ def fairness(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     name = "Fairness" if scale.full else "Fairness (short)"
     root = _docroot(workdir)
     with stress_server([str(root), "--no-access-log", *_trigger_args(trigger)]) as server:
-        stop = threading.Event()
-        alone = probe_latencies(server.port, "/small.txt", 1.5, stop)
+        alone = Prober(server.port, "/small.txt", 1.5).result()
         time.sleep(0.3)
         base_fds = server.fds
-        box: list[list[float]] = []
-        prober = threading.Thread(
-            target=lambda: box.append(probe_latencies(server.port, "/small.txt", seconds, stop))
-        )
         end = time.monotonic() + seconds
-        prober.start()
+        prober = Prober(server.port, "/small.txt", seconds)
         curl = subprocess.Popen(
             ["sh", "-c", f"while :; do curl -s -o /dev/null {server.url('/big1g.bin')}; done"],
             start_new_session=True,
@@ -775,13 +762,12 @@ def fairness(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
                 _pipeline_burst(server.port, connections, depth)
                 bursts += 1
                 time.sleep(0.5)
-            prober.join(seconds + 10)
+            during = prober.result()
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(curl.pid, signal.SIGKILL)
             curl.wait(5)
         fds = server.wait_fds(base_fds, 5.0)
-    during = box[0] if box else []
     p99, worst = percentile(during, 0.99), max(during, default=0.0)
     failures = sum(1 for ms in during if ms >= 10_000.0)
     return [

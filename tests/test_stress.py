@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import errno
+import gc
 import mimetypes
 import os
 import socket
@@ -24,10 +25,13 @@ from pathlib import Path
 import pytest
 
 from driver import FileBody, HTTPRequest, Reply
+from driver import transport as transport_module
+from driver.protocol import HTTPProtocol
 from driver.static import StaticFiles
+from driver.transport import SocketTransport, TransportConfig
 
 from server_helpers import read_response, read_until_close, threaded_server
-from stress_harness import MiB, raise_fd_limit, stress_server
+from stress_harness import MiB, raise_fd_limit, reset_socket, stress_server
 from stress_scenarios import SCENARIOS, Row, Scale, _upload
 
 SHORT = {
@@ -170,3 +174,107 @@ def test_a_pipelined_flood_does_not_hold_up_another_client() -> None:
     # Work per wake-up is bounded: the other client is answered within a few rounds,
     # not after the whole flood.
     assert order.index(b"/other") < 1000
+
+
+class _FakeLoop:
+    """What a transport uses of the loop, recorded."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.stopping = False
+        self.soon: list[object] = []
+
+    def call_soon(self, fn: object, *args: object) -> None:
+        self.soon.append(fn)
+
+    def schedule(self, timed: object) -> None:
+        pass
+
+    def modify(self, fd: int, mask: int) -> None:
+        pass
+
+    def forget(self, fd: int) -> None:
+        pass
+
+
+class _Sink:
+    """A protocol that only counts the flow-control calls."""
+
+    def __init__(self) -> None:
+        self.paused = 0
+        self.resumed = 0
+
+    def connection_made(self, transport: object) -> None:
+        pass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        pass
+
+    def pause_writing(self) -> None:
+        self.paused += 1
+
+    def resume_writing(self) -> None:
+        self.resumed += 1
+
+
+@pytest.mark.parametrize("edge", [False, True])
+def test_one_wake_up_sends_a_bounded_amount_of_a_file(
+    edge: bool, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader as fast as the page cache: without a budget the whole file would go
+    # out in one call, and every other connection would wait for it.
+    sent: list[int] = []
+
+    def fast_sendfile(out: int, in_fd: int, offset: int | None, count: int) -> int:
+        sent.append(count)
+        return count
+
+    monkeypatch.setattr(transport_module.os, "sendfile", fast_sendfile)
+    loop, sink = _FakeLoop(), _Sink()
+    left, right = socket.socketpair()
+    config = TransportConfig(
+        recv_size=65536,
+        high_water=256 * 1024,
+        low_water=64 * 1024,
+        write_timeout=60.0,
+        edge_triggered=edge,
+        cork=False,
+    )
+    transport = SocketTransport(loop, left, ("127.0.0.1", 1), sink, config)  # type: ignore[arg-type]
+    fd = os.open(files / "small.txt", os.O_RDONLY)
+    transport.sendfile(fd, 0, 64 * MiB)
+    assert 0 < sum(sent) <= transport_module.WRITE_BUDGET + (1 << 20)
+    assert transport.get_write_buffer_size() == 64 * MiB - sum(sent)
+    assert sink.paused == 1  # no other request starts while a file is queued
+    if edge:
+        assert loop.soon  # no new edge will come: the loop is asked to go on
+    transport.abort()
+    right.close()
+
+
+def _live_protocols() -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, HTTPProtocol))
+
+
+def test_closed_connections_are_freed_before_their_deadline() -> None:
+    # Each connection's header deadline (60 s) sits on the timer heap; a connection
+    # that is gone must not stay alive there with its buffers (10,000 rejected 61 KB
+    # heads held 1 GiB).
+    def app(request: HTTPRequest) -> Reply:
+        return Reply(200, (), b"ok")
+
+    with threaded_server(app, []) as server:
+        before = _live_protocols()
+        for _ in range(20):
+            with server.connect() as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 60_000)
+                reset_socket(sock)
+            with server.connect() as sock:  # rejected: a 431 and a linger
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-F: v\r\n" * 200 + b"\r\n")
+                assert read_until_close(sock).startswith(b"HTTP/1.0 431 ")
+        # The loop's own locals may still hold the connection it handled last.
+        deadline = time.monotonic() + 5
+        while _live_protocols() > before + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _live_protocols() <= before + 1
