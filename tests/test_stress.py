@@ -129,8 +129,10 @@ def test_mime_types_are_loaded_before_descriptors_run_out(
     assert reply.status == 200
     assert dict(reply.headers)[b"content-type"] == b"text/html; charset=utf-8"
     body = reply.body
-    assert isinstance(body, FileBody)
-    os.close(body.fd)
+    if isinstance(body, FileBody):  # a server may also read small files into the reply
+        os.close(body.fd)
+    else:
+        assert body == b"<p>page</p>\n"
 
 
 def test_reset_uploads_release_their_memory_before_the_body_timeout(workdir: Path) -> None:
