@@ -231,7 +231,7 @@ def test_one_wake_up_sends_a_bounded_amount_of_a_file(
         sent.append(count)
         return count
 
-    monkeypatch.setattr(transport_module.os, "sendfile", fast_sendfile)
+    monkeypatch.setattr(os, "sendfile", fast_sendfile)
     loop, sink = _FakeLoop(), _Sink()
     left, right = socket.socketpair()
     config = TransportConfig(
