@@ -4,8 +4,9 @@
 reads the chosen port from its banner, waits until it accepts, and stops it with
 SIGTERM (then SIGKILL) on exit; every wait is bounded. Standard error is collected
 by a thread (so the pipe never fills and the access log can be checked).
-``threaded_server(app, trigger)`` runs a ``driver.Server`` for a native application
-(a callable returning ``driver.Reply``) on a thread of the test process instead.
+``threaded_server(app, trigger, **config)`` runs a ``driver.Server`` for a native
+application (a callable returning ``driver.Reply``, or a streaming app) on a thread of
+the test process instead.
 
 The fixtures here are imported by the ``test_server_*`` modules: ``trigger`` runs each
 integration test once level-triggered and once edge-triggered.
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,14 +138,18 @@ def running_server(
 
 
 class ThreadedServer:
-    """A ``driver.Server`` running ``app`` on a thread; ``thread`` dies with the loop."""
+    """A ``driver.Server`` running ``app`` (simple or streaming) on a thread; ``thread``
+    dies with the loop. ``options`` are more ``driver.Config`` fields."""
 
-    def __init__(self, app: driver.App, trigger: list[str]) -> None:
+    def __init__(
+        self, app: driver.App | driver.StreamingApp, trigger: list[str], **options: Any
+    ) -> None:
         config = driver.Config(
             host="127.0.0.1",
             port=0,
             access_log=False,
             edge_triggered="--edge-triggered" in trigger,
+            **options,
         )
         self.server = driver.Server(app, config, driver.make_listener(config))
         self.port = self.server.listener.getsockname()[1]
@@ -156,9 +162,11 @@ class ThreadedServer:
 
 
 @contextlib.contextmanager
-def threaded_server(app: driver.App, trigger: list[str]) -> Iterator[ThreadedServer]:
+def threaded_server(
+    app: driver.App | driver.StreamingApp, trigger: list[str], **options: Any
+) -> Iterator[ThreadedServer]:
     """``app`` served on 127.0.0.1 by a loop on a thread, stopped (bounded) on exit."""
-    server = ThreadedServer(app, trigger)
+    server = ThreadedServer(app, trigger, **options)
     server.thread.start()
     try:
         yield server

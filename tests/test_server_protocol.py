@@ -307,17 +307,22 @@ def test_half_closed_client_that_does_not_read_costs_no_cpu(server: ServerProces
 _NATIVE_REPLIES: dict[bytes, Any] = {
     b"/ok": driver.Reply(200, (), b"ok"),
     b"/str-body": driver.Reply(200, ((b"content-type", b"text/plain"),), "hello"),  # type: ignore[arg-type]
-    b"/list-body": driver.Reply(200, (), [b"a"]),  # type: ignore[arg-type]
+    b"/list-body": driver.Reply(200, (), [b"a", b"bc"]),
+    b"/int-body": driver.Reply(200, (), 12345),  # type: ignore[arg-type]
     b"/status-str": driver.Reply("200", (), b"x"),  # type: ignore[arg-type]
     b"/status-big": driver.Reply(1000, (), b"x"),
     b"/status-bool": driver.Reply(True, (), b"x"),
     b"/header-str": driver.Reply(200, ((b"x-a", "text"),), b"x"),  # type: ignore[arg-type]
     b"/header-triple": driver.Reply(200, ((b"x-a", b"1", b"2"),), b"x"),  # type: ignore[arg-type]
     b"/header-length-plus": driver.Reply(200, ((b"Content-Length", b"+2"),), b"xy"),
+    b"/header-crlf": driver.Reply(200, ((b"x-a", b"1\r\nSet-Cookie: evil=1"),), b"x"),
+    b"/header-nul": driver.Reply(200, ((b"x-a", b"1\x002"),), b"x"),
+    b"/bad-reason": driver.Reply(200, (), b"x", b"OK\r\nX: y"),
     b"/not-a-reply": b"HTTP/1.0 200 OK\r\n\r\n",
-    # Not in the declared type, but accepted (and copied) at run time.
-    b"/bytearray": driver.Reply(200, (), bytearray(b"from a bytearray")),  # type: ignore[arg-type]
-    b"/memoryview": driver.Reply(200, (), memoryview(b"xxfrom a memoryview")[2:]),  # type: ignore[arg-type]
+    # Copied when the reply is sent (the app may reuse its buffer).
+    b"/bytearray": driver.Reply(200, (), bytearray(b"from a bytearray")),
+    b"/memoryview": driver.Reply(200, (), memoryview(b"xxfrom a memoryview")[2:]),
+    b"/reason": driver.Reply(299, (), b"odd", b"Fine Indeed"),
     b"/204-length": driver.Reply(204, ((b"Content-Length", b"0"),)),
     b"/204-chunked": driver.Reply(204, ((b"Transfer-Encoding", b"chunked"),)),
     b"/304-length": driver.Reply(304, ((b"Content-Length", b"42"),)),
@@ -361,20 +366,46 @@ def test_reply_with_a_str_body_is_a_logged_500_and_the_server_goes_on(
 @pytest.mark.parametrize(
     "target",
     [
-        b"/list-body",
+        b"/int-body",
         b"/status-str",
         b"/status-big",
         b"/status-bool",
         b"/header-str",
         b"/header-triple",
         b"/header-length-plus",
+        b"/header-crlf",
+        b"/header-nul",
+        b"/bad-reason",
         b"/not-a-reply",
     ],
 )
 def test_malformed_replies_become_500(native: ThreadedServer, target: bytes) -> None:
-    assert _get(native, target).startswith(b"HTTP/1.0 500 "), target
+    response = _get(native, target)
+    assert response.startswith(b"HTTP/1.0 500 "), target
+    assert b"evil" not in response and b"X: y" not in response
     assert _get(native, b"/ok").endswith(b"\r\n\r\nok")
     assert native.thread.is_alive()
+
+
+def test_iterable_body_is_close_delimited_to_10_and_chunked_to_11(
+    native: ThreadedServer,
+) -> None:
+    # Since issue 8 an iterable of bytes is a valid body (it used to be a 500).
+    response = _get(native, b"/list-body")
+    assert response.startswith(b"HTTP/1.0 200 OK\r\n") and response.endswith(b"\r\n\r\nabc")
+    assert b"connection: close" in response.lower()
+    with native.connect() as sock:
+        sock.sendall(b"GET /list-body HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = read_until_close(sock)
+    assert b"\r\nTransfer-Encoding: chunked\r\n" in response
+    assert response.endswith(b"\r\n\r\n1\r\na\r\n2\r\nbc\r\n0\r\n\r\n")
+
+
+def test_reply_reason_phrase_and_date(native: ThreadedServer) -> None:
+    response = _get(native, b"/reason")
+    assert response.startswith(b"HTTP/1.0 299 Fine Indeed\r\n") and response.endswith(b"odd")
+    head = response.partition(b"\r\n\r\n")[0].lower()
+    assert head.count(b"\r\ndate: ") == 1 and head.count(b" gmt") == 1
 
 
 def test_bytes_like_bodies_are_sent(native: ThreadedServer) -> None:

@@ -22,6 +22,7 @@ from server_helpers import (
     curl,
     docroot,
     raw_exchange,
+    read_response,
     running_server,
     trigger,
 )
@@ -292,3 +293,69 @@ def test_if_range_that_does_not_match_gives_the_whole_file(
         )
         assert (status, body) == (200, DOCROOT_FILES["small.txt"]), (value, byte_range)
         assert b"content-range" not in headers
+
+
+def test_file_asked_for_as_a_directory_is_404(server: ServerProcess) -> None:
+    assert curl(server.url("/small.txt/"))[0] == 404
+    assert curl(server.url("/small.txt"))[0] == 200  # and the file itself still is not
+
+
+def test_etag_with_if_none_match_gives_304(server: ServerProcess) -> None:
+    status, headers, _ = curl(server.url("/small.txt"))
+    etag = headers[b"etag"].decode()
+    assert status == 200 and etag.startswith('"') and etag.endswith('"')
+    for value in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        status, headers304, body = curl(server.url("/small.txt"), "-H", f"If-None-Match: {value}")
+        assert (status, body) == (304, b""), value
+        assert headers304[b"etag"].decode() == etag
+    # A non-matching If-None-Match wins over a matching If-Modified-Since.
+    since = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    conditions = ("-H", 'If-None-Match: "other"', "-H", f"If-Modified-Since: {since}")
+    status, _, body = curl(server.url("/small.txt"), *conditions)
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+def test_if_range_with_the_etag_gives_206(server: ServerProcess) -> None:
+    etag = curl(server.url("/big.bin"))[1][b"etag"].decode()
+    status, headers, body = curl(server.url("/big.bin"), "-r", "0-9", "-H", f"If-Range: {etag}")
+    assert (status, len(body)) == (206, 10)
+    assert headers[b"content-range"] == b"bytes 0-9/1048576"
+
+
+def test_changed_file_is_served_fresh_despite_the_cache(trigger: list[str], tmp_path: Path) -> None:
+    root = tmp_path / "changing"
+    root.mkdir()
+    path = root / "page.txt"
+    path.write_bytes(b"first version\n")
+    with running_server(str(root), *trigger) as server:
+        for _ in range(3):  # hot: served from the cache
+            status, headers, body = curl(server.url("/page.txt"))
+            assert (status, body) == (200, b"first version\n")
+        first_etag = headers[b"etag"]
+        path.write_bytes(b"second, longer version\n")
+        status, headers, body = curl(server.url("/page.txt"))
+        assert (status, body) == (200, b"second, longer version\n")
+        assert headers[b"etag"] != first_etag
+        path.unlink()
+        assert curl(server.url("/page.txt"))[0] == 404
+
+
+def test_small_files_on_one_kept_alive_connection_do_not_stall(server: ServerProcess) -> None:
+    # The head and a small body used to leave in two writes; with Nagle on, the second
+    # waited for the client's delayed ACK: about 40 ms per file, 8 s for 200 files.
+    with server.connect() as sock:
+        buffered = bytearray()
+        start = time.monotonic()
+        for _ in range(200):
+            sock.sendall(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, body = read_response(sock, buffered)
+            assert (status, body) == (b"HTTP/1.1 200 OK", DOCROOT_FILES["small.txt"])
+        elapsed = time.monotonic() - start
+    assert elapsed < 4.0, f"200 kept-alive fetches took {elapsed:.1f} s"
+
+
+def test_every_response_has_a_date(server: ServerProcess) -> None:
+    for path in ("/small.txt", "/big.bin", "/no/such/file", "/sub"):
+        headers = curl(server.url(path))[1]
+        date = email.utils.parsedate_to_datetime(headers[b"date"].decode())
+        assert abs(date.timestamp() - time.time()) < 5, path

@@ -42,6 +42,7 @@ def test_silent_client_gets_408_and_a_close(server: ServerProcess) -> None:
         response = read_until_close(sock)
         elapsed = time.monotonic() - start
     assert response.startswith(b"HTTP/1.0 408 Request Timeout\r\n")
+    assert b"\r\ndate: " in response.lower()  # even with no request to answer
     assert TIMEOUT * 0.8 <= elapsed < TIMEOUT + 1.5
 
 

@@ -9,28 +9,44 @@
 
     driver.serve(app, driver.Config(host="127.0.0.1", port=8080))
 
-Modules: ``app`` (the application interface), ``config``, ``loop`` (the epoll loop and
-timers), ``transport`` (one connection), ``server`` (``serve`` and workers), ``static``,
-``hello``, ``wsgi``, ``log``, ``responses``, ``cli``.
+Modules: ``app`` (the application interface), ``config``, ``interfaces`` (the typed
+seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
+socket), ``protocol``, ``response``, ``exchange`` and ``context`` (one connection's
+HTTP), ``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and
+workers), ``static`` and ``conditions`` (files, dates, ETags, ranges), ``hello``,
+``wsgi``, ``log``, ``responses``, ``cli``.
 """
 
-from .app import App, FileBody, Headers, HTTPRequest, Reply
+from .app import (
+    App,
+    Exchange,
+    FileBody,
+    Headers,
+    HTTPRequest,
+    Reply,
+    StreamingApp,
+    is_streaming,
+)
 from .config import Config
-from .loop import Server, make_listener
-from .server import serve
+from .loop import Loop, make_listener
+from .server import Server, serve
 from .static import StaticFiles
 from .wsgi import WSGIAdapter
 
 __all__ = [
     "App",
     "Config",
+    "Exchange",
     "FileBody",
     "HTTPRequest",
     "Headers",
+    "Loop",
     "Reply",
     "Server",
     "StaticFiles",
+    "StreamingApp",
     "WSGIAdapter",
+    "is_streaming",
     "make_listener",
     "serve",
 ]

@@ -1,12 +1,20 @@
-"""The application interface: one complete request in, one reply out.
+"""The application interface: simple apps (a request in, a reply out) and streaming apps.
 
-An application is any callable ``app(request) -> Reply``. It runs on the loop's thread,
-after the whole request body has arrived, and must not block for long. The reply is
-a status, headers and either a ``bytes`` body or a ``FileBody`` (an open descriptor,
-sent with ``os.sendfile`` and closed by the server). The server adds the framing
-(``Content-Length``), the ``Connection`` header and the HTTP version; it drops the body
-of a HEAD request and of 204/304 replies. A reply is immutable, so an application may
-return the same object for every request (the hello handler does).
+A simple application is any callable ``app(request) -> Reply``. It runs on the loop's
+thread, after the whole request body has arrived (up to ``Config.max_body_size``), and
+must not block for long. The reply is a status, headers and a body: ``bytes``, a
+``FileBody`` (an open descriptor, sent with ``os.sendfile`` and closed by the server),
+or an iterable of ``bytes`` pulled one item at a time only while the connection's
+queued output is below its high-water mark. The server adds the framing
+(``Content-Length`` when the length is known, else chunked to HTTP/1.1 peers and
+close-delimited to HTTP/1.0 ones), ``Date``, the ``Connection`` header and the HTTP
+version; it drops the body of a HEAD request and of 204/304 replies. A reply is
+immutable, so an application may return the same object for every request.
+
+A streaming application has ``handle_exchange(exchange)``, called as soon as the
+request head is complete: the ``Exchange`` delivers the body as it arrives and takes
+the response in pieces, with asyncio-style flow control both ways (see
+``driver.protocol`` for how both kinds are served).
 
 Example::
 
@@ -20,11 +28,23 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-__all__ = ["App", "FileBody", "HTTPRequest", "Headers", "Reply"]
+from .interfaces import Loop
+
+__all__ = [
+    "App",
+    "Body",
+    "Exchange",
+    "FileBody",
+    "HTTPRequest",
+    "Headers",
+    "Reply",
+    "StreamingApp",
+    "is_streaming",
+]
 
 Headers = tuple[tuple[bytes, bytes], ...]
 
@@ -64,18 +84,92 @@ class FileBody:
     count: int
 
 
+Body = bytes | bytearray | memoryview | FileBody | Iterable[bytes]
+"""What a ``Reply`` may carry."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What an application answers. ``Content-Length`` is added unless present (and
-    dropped from 1xx and 204 replies, which must not carry it); a ``Connection`` header
-    is ignored (the server decides persistence). A malformed reply (a status outside
-    100-999, a body that is not bytes-like or a ``FileBody``, headers that are not
-    pairs of bytes) is logged and answered with 500."""
+    """What an application answers. ``Content-Length`` is added for a bytes or file
+    body unless present (and dropped from 1xx and 204 replies, which must not carry
+    it); one the app set is checked against the body (a mismatch found before the head
+    leaves is a 500; after, the connection is aborted). ``Connection``,
+    ``Keep-Alive`` and ``Transfer-Encoding`` headers are ignored (the server decides
+    framing and persistence). ``reason`` is the reason phrase (``b""``: the standard
+    one). A malformed reply (a status outside 100-999, a body of another type,
+    headers that are not pairs of bytes, a value with CR/LF) is logged and answered
+    with 500. An iterable body is pulled on the loop thread, must not block, and its
+    ``close()`` (if any) is called when it is exhausted or the connection dies."""
 
     status: int
     headers: Headers = ()
-    body: bytes | FileBody = b""
+    body: Body = b""
+    reason: bytes = b""
 
 
 App = Callable[[HTTPRequest], Reply]
-"""An application: called once per request, on the loop's thread."""
+"""A simple application: called once per request, on the loop's thread."""
+
+
+class Exchange(Protocol):
+    """One request and its response, handed to a streaming app (implemented by
+    ``driver.protocol``). Loop thread only; every method is a silent no-op once the
+    connection is gone (``closed``)."""
+
+    request: HTTPRequest
+    """The head; ``request.body`` is ``b""`` (the body streams through ``read_body``)."""
+    loop: Loop
+    closed: bool
+    """The connection is gone (client left, timeout, shutdown grace over)."""
+
+    @property
+    def writing_paused(self) -> bool:
+        """Queued output is above the high-water mark."""
+
+    def read_body(self, on_data: Callable[[bytes], None], on_end: Callable[[], None]) -> None:
+        """Receive the body: ``on_data(piece)`` for each non-empty piece as it arrives,
+        then ``on_end()`` once (soon, if there is no body). Call at most once. The
+        callbacks come from the loop, never from inside ``read_body``."""
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the consumer is full)."""
+
+    def resume_reading(self) -> None: ...
+
+    def respond(self, reply: Reply) -> None:
+        """The whole response at once."""
+
+    def start_response(self, status: int, headers: Headers, reason: bytes = b"") -> None: ...
+
+    def write(self, data: bytes) -> None:
+        """A piece of the body. Queued even above high water: producers follow
+        ``pause_writing``/``resume_writing``."""
+
+    def send_file(self, body: FileBody) -> None:
+        """A piece of the body by sendfile; the server closes the fd."""
+
+    def end(self) -> None:
+        """The response is complete."""
+
+    def abort(self) -> None:
+        """Drop the connection (the app failed after the head went out)."""
+
+    def set_producer(
+        self, pause_writing: Callable[[], None], resume_writing: Callable[[], None]
+    ) -> None:
+        """``pause_writing()`` when queued output rises above high water,
+        ``resume_writing()`` when it drains below low water."""
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once if the connection closes before ``end()``."""
+
+
+class StreamingApp(Protocol):
+    """An application that handles each exchange as it happens."""
+
+    def handle_exchange(self, exchange: Exchange) -> None: ...
+
+
+def is_streaming(app: object) -> bool:
+    """Whether ``app`` is a streaming app (it has ``handle_exchange``)."""
+    return hasattr(app, "handle_exchange")

@@ -57,9 +57,11 @@ class Config:
     edge_triggered: bool = False
     """Register sockets with ``EPOLLET`` and drain each to ``EAGAIN`` on every wake-up."""
 
-    nodelay: bool = False
-    """Set ``TCP_NODELAY`` on accepted sockets. Responses go out in one ``send`` anyway,
-    so Nagle rarely delays anything; it matters for apps that write in pieces."""
+    nodelay: bool = True
+    """Set ``TCP_NODELAY`` on accepted sockets (on by default, as nginx's
+    ``tcp_nodelay on``). Without it, a response that leaves in two writes (a head, then
+    a ``sendfile`` body, or a streamed body) waits for the client's delayed ACK
+    (about 40 ms) before its second segment."""
 
     cork: bool = False
     """Set ``TCP_CORK`` around each response's writes so that a head and a ``sendfile``
@@ -87,12 +89,18 @@ class Config:
     """Seconds that in-flight requests get to finish after SIGTERM or SIGINT."""
 
     max_body_size: int = 16 * 1024 * 1024
-    """Largest request body accepted, in bytes (413 beyond). Bodies are read whole
-    before the application runs, so this also bounds memory per connection."""
+    """Largest request body accepted, in bytes (413 beyond; 0: no limit). A simple app
+    gets the whole body, so this bounds its memory per connection; a streaming app gets
+    the body as it arrives."""
 
     high_water: int = 256 * 1024
-    """Bytes of queued output above which the connection stops reading and stops
-    starting new (pipelined) requests until the client drains it."""
+    """Bytes of queued output above which the producer is paused (an iterable body is
+    no longer pulled, a streaming app's ``pause_writing`` is called) and the connection
+    stops reading and starting new (pipelined) requests until the client drains it."""
+
+    low_water: int = 0
+    """Bytes of queued output at or below which a paused producer resumes; 0 means a
+    quarter of ``high_water`` (asyncio's ratio)."""
 
     recv_size: int = 64 * 1024
     """Bytes asked of each ``recv``. CPython allocates this much for every call before
@@ -123,6 +131,10 @@ class Config:
             object.__setattr__(self, "backlog", default_backlog())
         else:
             object.__setattr__(self, "backlog", min(self.backlog, _somaxconn()))
+        if self.low_water == 0:
+            object.__setattr__(self, "low_water", self.high_water // 4)
+        if self.low_water > self.high_water:
+            raise ValueError("Config.low_water must not exceed Config.high_water")
         if self.max_connections == 0:
             object.__setattr__(self, "max_connections", _default_max_connections())
 
@@ -133,3 +145,26 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - Linux has it
         return max(1, os.cpu_count() or 1)
+
+
+class TransportConfig:
+    """The transport's knobs, read once from ``Config`` by the loop."""
+
+    __slots__ = ("cork", "edge_triggered", "high_water", "low_water", "recv_size", "write_timeout")
+
+    def __init__(
+        self,
+        *,
+        recv_size: int,
+        high_water: int,
+        low_water: int,
+        write_timeout: float,
+        edge_triggered: bool,
+        cork: bool,
+    ) -> None:
+        self.recv_size = recv_size
+        self.high_water = high_water
+        self.low_water = low_water
+        self.write_timeout = write_timeout
+        self.edge_triggered = edge_triggered
+        self.cork = cork

@@ -1,21 +1,26 @@
-"""The event loop: one epoll, one listener, a timer heap, signals.
+"""The event loop: one epoll, one listener, a timer heap, ready lists, signals.
 
-Theory of operation. ``epoll.poll`` returns ready descriptors; each maps to a bound
-handler (``handlers[fd](mask)``), so dispatch is one dict lookup and one call; an
-exception escaping a transport (a bug) is logged and closes that connection only. The
-listener accepts until ``EAGAIN`` (or until ``max_connections``, when it is taken out
-of the epoll set until a connection closes). Timeouts live on each transport as a
-``deadline``; a heap holds ``(when, serial, transport)`` entries and the poll timeout
-is the earliest of them. Entries are lazy: a transport pushes a new one only when its
-deadline moves *earlier* than its earliest entry; when an entry comes due and the
-deadline has moved later, it is pushed again. The common case, a deadline pushed
-later by another request, costs one float store and no heap work. Entries of closed
-transports are dropped when they surface, and the heap is rebuilt if they pile up.
+No HTTP here: each accepted socket gets a ``SocketTransport`` and a protocol from the
+factory it was given, and the loop talks to both only through ``driver.interfaces``.
 
-Signals arrive through ``signal.set_wakeup_fd`` on a socketpair in the epoll set, so
-SIGTERM/SIGINT wake the loop at once. Shutdown stops accepting, closes idle
-connections, lets the others finish their current response, and gives up after the
-grace period.
+Theory of operation. Each round: ``epoll.poll`` (timeout 0 if callbacks are ready,
+else until the earliest timer); every ready descriptor maps to a bound handler
+(``handlers[fd](mask)``), so dispatch is one dict lookup and one call; then due timers;
+then the callbacks that were ready when the round began (``call_soon``), so work
+queued by a callback waits for the next round and nothing recurses. An exception
+escaping a connection's code (a bug) is logged and closes that connection only.
+
+Timers: anything ``Timed`` has a ``deadline``; the heap holds ``(when, serial,
+timed)`` entries. Entries are lazy: one is pushed only when a deadline moves *earlier*
+than the earliest entry of its owner; when an entry comes due and the deadline has
+moved later, it is pushed again. A deadline pushed later by another request costs one
+float store and no heap work. Entries of closed owners are dropped when they surface.
+
+``call_soon_threadsafe`` appends to a deque and writes to an eventfd in the epoll set,
+so another thread wakes the loop at once. Signals arrive through
+``signal.set_wakeup_fd`` on a socketpair (it writes single bytes, which an eventfd
+refuses). Shutdown stops accepting, closes idle connections, lets the others finish
+their current response, and gives up after the grace period.
 """
 
 from __future__ import annotations
@@ -24,22 +29,21 @@ import contextlib
 import errno
 import heapq
 import logging
+import os
 import select
 import signal
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-import sansio
+from .config import Config, TransportConfig
+from .interfaces import ProtocolFactory, Timed
+from .transport import SocketTransport
 
-from .app import App, Reply
-from .config import Config
-from .log import AccessLog
-from .transport import Prepared, Transport, prepare
-
-__all__ = ["Server", "make_listener"]
+__all__ = ["Loop", "make_listener"]
 
 log = logging.getLogger("driver")
 
@@ -68,81 +72,87 @@ def make_listener(config: Config, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-class Server:
+class Loop:
     """One process's loop: owns the epoll, the listener and every transport."""
 
-    def __init__(
-        self,
-        app: App,
-        config: Config,
-        listener: socket.socket,
-        access_log: AccessLog | None = None,
-    ) -> None:
-        self.app = app
+    def __init__(self, config: Config, listener: socket.socket, factory: ProtocolFactory) -> None:
         self.config = config
         self.listener = listener
-        self.access_log = access_log
-        self.limits = sansio.Limits(max_body_size=config.max_body_size or None)
-        self.edge_triggered = config.edge_triggered
-        self.recv_size = config.recv_size
-        self.high_water = config.high_water
-        self.keepalive_timeout = config.keepalive_timeout
+        self.factory = factory
+        self.transport_config = TransportConfig(
+            recv_size=config.recv_size,
+            high_water=config.high_water,
+            low_water=config.low_water,
+            write_timeout=config.body_timeout,
+            edge_triggered=config.edge_triggered,
+            cork=config.cork,
+        )
         self.epoll = select.epoll()
         # Edge-triggered sockets also ask for EPOLLRDHUP: a FIN that arrives with the
-        # last data must be noticed without a new edge (see Transport.on_readable).
+        # last data must be noticed without a new edge (see SocketTransport.on_readable).
         self.flags = (_EPOLLET | select.EPOLLRDHUP) if config.edge_triggered else 0
         self.now = time.monotonic()
         self.stopping = False
-        self.transports: dict[int, Transport] = {}
+        self.transports: dict[int, SocketTransport] = {}
         self.handlers: dict[int, Callable[[int], None]] = {}
-        self.heap: list[tuple[float, int, Transport]] = []
+        self.heap: list[tuple[float, int, Timed]] = []
         self._serial = 0
         self._closed_since_compact = 0
+        self._ready: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+        self._threadsafe: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+        self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._accepting = False
-        self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
 
-    # -- the transports' side ----------------------------------------------------
+    # -- the public face (driver.interfaces.Loop) -----------------------------------
 
-    def prepared(self, reply: Reply, version: bytes) -> Prepared:
-        """The events for ``reply``; reuses them when the app returns the same object."""
-        memo = self.memo.get(version)
-        if memo is not None and memo[0] is reply:
-            return memo[1]
-        result = prepare(reply, b"1.1" if version == b"1.1" else b"1.0")
-        if type(reply.body) is bytes:  # not a file, nor a buffer that may change
-            self.memo[version] = (reply, result)
-        return result
+    def time(self) -> float:
+        return self.now
 
-    def schedule(self, transport: Transport) -> None:
-        """Make sure a heap entry comes due no later than ``transport.deadline``."""
+    def call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        self._ready.append((fn, args))
+
+    def call_soon_threadsafe(self, fn: Callable[..., object], *args: object) -> None:
+        self._threadsafe.append((fn, args))  # deque.append is atomic
+        with contextlib.suppress(OSError):  # closed: the loop has ended
+            os.eventfd_write(self._eventfd, 1)
+
+    # -- what transports and protocols use ---------------------------------------------
+
+    def schedule(self, timed: Timed) -> None:
+        """Make sure a heap entry comes due no later than ``timed.deadline``."""
         self._serial += 1
-        transport.timer_at = transport.deadline
-        heapq.heappush(self.heap, (transport.deadline, self._serial, transport))
+        timed.timer_at = timed.deadline
+        heapq.heappush(self.heap, (timed.deadline, self._serial, timed))
 
-    def modify(self, transport: Transport) -> None:
-        if transport.registered:
-            with contextlib.suppress(OSError):
-                self.epoll.modify(transport.fd, transport.mask | self.flags)
+    def modify(self, fd: int, mask: int) -> None:
+        with contextlib.suppress(OSError):
+            self.epoll.modify(fd, mask | self.flags)
 
-    def forget(self, transport: Transport) -> None:
+    def forget(self, fd: int) -> None:
         """Called by a transport as it closes."""
-        fd = transport.fd
-        del self.transports[fd]
-        del self.handlers[fd]
         # Closing the socket removes it from the epoll set; no unregister call needed.
+        self.transports.pop(fd, None)
+        self.handlers.pop(fd, None)
         self._closed_since_compact += 1
+        if self._closed_since_compact > 4096:
+            # Entries of closed connections would otherwise stay (and keep their
+            # objects alive) until they come due: drop them when they pile up.
+            self._closed_since_compact = 0
+            if len(self.heap) > 2 * len(self.transports) + 64:
+                self.heap = [entry for entry in self.heap if not entry[2].closed]
+                heapq.heapify(self.heap)
         if not self._accepting and not self.stopping:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
             self._start_accepting()
 
-    def fail(self, transport: Transport) -> None:
-        """An exception escaped ``transport`` (a bug, in the driver or in what the
-        application handed it): log it with its traceback and drop that connection
-        only. Called from an ``except`` block."""
+    def fail(self, transport: SocketTransport) -> None:
+        """An exception escaped the code of ``transport``'s connection (a bug, in the
+        driver or in what the application handed it): log it with its traceback and
+        drop that connection only. Called from an ``except`` block."""
         host, port = transport.client
         log.exception("internal error on the connection from %s:%d; closing it", host, port)
         try:
@@ -151,9 +161,8 @@ class Server:
             log.exception("closing the connection from %s:%d failed", host, port)
         fd = transport.fd
         if self.transports.get(fd) is transport:
-            # close() failed part-way: forget the connection all the same.
-            del self.transports[fd]
-            self.handlers.pop(fd, None)
+            # abort() failed part-way: forget the connection all the same.
+            self.forget(fd)
             with contextlib.suppress(OSError):
                 transport.sock.close()
 
@@ -177,6 +186,8 @@ class Server:
         transports = self.transports
         handlers = self.handlers
         register = self.epoll.register
+        factory = self.factory
+        transport_config = self.transport_config
         cap = self.config.max_connections
         nodelay = self.config.nodelay
         while True:
@@ -197,8 +208,7 @@ class Server:
             sock = make_socket(family, kind, proto, fd)
             if nodelay:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = Transport(self, sock, address[:2])
-            fd = transport.fd
+            transport = SocketTransport(self, sock, address[:2], factory(), transport_config)
             transports[fd] = transport
             handlers[fd] = transport.on_event
             # Read before registering: a client that connects and sends at once (ab,
@@ -210,10 +220,11 @@ class Server:
                 self.fail(transport)
             if transport.closed:
                 continue
-            if transport.timer_at == _NEVER:
-                self.schedule(transport)
             register(fd, transport.mask | self.flags)
             transport.registered = True
+            protocol = transport.protocol
+            if protocol.deadline < protocol.timer_at:
+                self.schedule(protocol)
 
     # -- signals and shutdown ----------------------------------------------------------
 
@@ -227,6 +238,14 @@ class Server:
         if self._signalled and not self.stopping:
             self.stop()
 
+    def _on_eventfd(self, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._eventfd)
+        threadsafe = self._threadsafe
+        ready = self._ready
+        while threadsafe:
+            ready.append(threadsafe.popleft())
+
     def stop(self) -> None:
         """Begin a graceful shutdown (also what SIGTERM and SIGINT do)."""
         if self.stopping:
@@ -235,30 +254,43 @@ class Server:
         self.stopping = True
         self._stop_accepting()
         for transport in list(self.transports.values()):
-            if transport.idle:
+            if transport.protocol.idle:
                 transport.close()
+
+    def stop_threadsafe(self) -> None:
+        """Ask the loop, from any thread or a signal handler, to shut down gracefully."""
+        self._signalled = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
 
     # -- the loop ---------------------------------------------------------------------
 
     def _expire(self) -> None:
-        heap = self.heap
         now = self.now
-        while heap and heap[0][0] <= now:
-            when, _serial, transport = heapq.heappop(heap)
-            if transport.closed or transport.timer_at != when:
+        # self.heap, not a local: a timeout that closes a connection may compact it.
+        while self.heap and self.heap[0][0] <= now:
+            when, _serial, timed = heapq.heappop(self.heap)
+            if timed.closed or timed.timer_at != when:
                 continue
-            if transport.deadline > now:
-                self.schedule(transport)
-            else:
-                transport.timer_at = float("inf")
-                try:
-                    transport.on_timeout()
-                except Exception:
-                    self.fail(transport)
-        if self._closed_since_compact > 4096 and self._closed_since_compact > len(heap) // 2:
-            self.heap = [entry for entry in heap if not entry[2].closed]
-            heapq.heapify(self.heap)
-            self._closed_since_compact = 0
+            if timed.deadline > now:
+                if timed.deadline != _NEVER:
+                    self.schedule(timed)
+                else:
+                    timed.timer_at = _NEVER
+                continue
+            timed.timer_at = _NEVER
+            try:
+                timed.on_timeout()
+            except Exception:
+                self._failed(timed)
+
+    def _failed(self, owner: object) -> None:
+        """A timer or callback raised: fail the connection it belongs to, if any."""
+        transport = getattr(owner, "transport", owner)
+        if isinstance(transport, SocketTransport) and not transport.closed:
+            self.fail(transport)
+        else:
+            log.exception("error in a loop callback of %r", owner)
 
     def run(self, *, install_signals: bool = True) -> None:
         """Serve until stopped; return once every connection is closed."""
@@ -266,6 +298,8 @@ class Server:
         self._wake_w.setblocking(False)
         self.handlers[self._wake_r.fileno()] = self._on_wakeup
         self.epoll.register(self._wake_r.fileno(), select.EPOLLIN)
+        self.handlers[self._eventfd] = self._on_eventfd
+        self.epoll.register(self._eventfd, select.EPOLLIN)
         self.handlers[self.listener.fileno()] = self._on_listener
         self._start_accepting()
         previous = {}
@@ -282,32 +316,49 @@ class Server:
                 for signum, handler in previous.items():
                     signal.signal(signum, handler)
             for transport in list(self.transports.values()):
-                transport.close()
-            if self.access_log is not None:
-                self.access_log.flush()
+                transport.abort()
+            self._run_ready()  # connection_lost callbacks
+            self.tick()
             self.epoll.close()
             self.listener.close()
             self._wake_r.close()
             self._wake_w.close()
+            os.close(self._eventfd)
+
+    def on_wake(self) -> None:
+        """Called once per round, after the poll (the Date header is refreshed here)."""
+
+    def tick(self) -> None:
+        """Called once per round, after the callbacks (the access log flushes here)."""
+
+    def _run_ready(self) -> None:
+        ready = self._ready
+        for _ in range(len(ready)):
+            fn, args = ready.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                self._failed(getattr(fn, "__self__", fn))
 
     def _run(self) -> None:
         poll = self.epoll.poll
         handlers = self.handlers
-        heap = self.heap
-        access_log = self.access_log
+        ready = self._ready
         monotonic = time.monotonic
-        give_up = float("inf")
+        give_up = _NEVER
         while True:
             if self.stopping:
                 if not self.transports:
                     return
-                if give_up == float("inf"):
+                if give_up == _NEVER:
                     give_up = self.now + self.config.grace_period
                 elif self.now >= give_up:
                     log.warning("grace period over: closing %d connection(s)", len(self.transports))
                     return
             heap = self.heap
-            if heap:
+            if ready:
+                timeout = 0.0
+            elif heap:
                 timeout = max(0.0, heap[0][0] - self.now) + 0.001
                 if self.stopping:
                     timeout = min(timeout, max(0.0, give_up - self.now) + 0.001)
@@ -317,6 +368,7 @@ class Server:
                 timeout = -1
             events = poll(timeout)
             self.now = monotonic()
+            self.on_wake()
             for fd, mask in events:
                 handler = handlers.get(fd)
                 if handler is None:
@@ -325,16 +377,12 @@ class Server:
                     handler(mask)
                 except Exception:
                     transport = getattr(handler, "__self__", None)
-                    if not isinstance(transport, Transport):
-                        raise  # the listener or the wake-up socket: a bug in the loop
+                    if not isinstance(transport, SocketTransport):
+                        raise  # the listener or a wake-up descriptor: a bug in the loop
                     self.fail(transport)
+            heap = self.heap
             if heap and heap[0][0] <= self.now:
                 self._expire()
-            if access_log is not None:
-                access_log.flush()
-
-    def stop_threadsafe(self) -> None:
-        """Ask the loop, from any thread or a signal handler, to shut down gracefully."""
-        self._signalled = True
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+            if ready:
+                self._run_ready()
+            self.tick()

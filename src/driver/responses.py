@@ -35,13 +35,12 @@ def error_reply(status: int) -> Reply:
     return Reply(status, ((b"content-type", b"text/plain; charset=utf-8"),), body)
 
 
-@cache
-def fallback_bytes(status: int) -> bytes:
-    """A complete ``HTTP/1.0`` error response that closes the connection."""
+def fallback_bytes(status: int, date: bytes) -> bytes:
+    """A complete ``HTTP/1.0`` error response (with ``Date``) that closes the connection."""
     body = error_reply(status).body
     assert isinstance(body, bytes)
     return (
-        b"HTTP/1.0 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"HTTP/1.0 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ndate: %s\r\n"
         b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-        % (status, reason(status).encode(), len(body), body)
+        % (status, reason(status).encode(), date, len(body), body)
     )

@@ -1,4 +1,5 @@
-"""``serve``: listen, print the banner, run one loop per worker process.
+"""``Server`` (the HTTP loop) and ``serve``: listen, print the banner, run one loop
+per worker process.
 
 With ``workers > 1`` every worker gets its own listening socket bound to the same port
 with ``SO_REUSEPORT``, so the kernel spreads new connections across the processes
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -19,14 +21,58 @@ import sys
 import time
 from types import FrameType
 
-from .app import App
-from .config import Config
-from .log import AccessLog
-from .loop import Server, make_listener
+import sansio
 
-__all__ = ["serve"]
+from .app import App, StreamingApp
+from .config import Config
+from .context import ServerContext
+from .log import AccessLog
+from .loop import Loop, make_listener
+from .protocol import HTTPProtocol
+from .replies import http_date
+
+__all__ = ["Server", "serve"]
 
 log = logging.getLogger("driver")
+
+AnyApp = App | StreamingApp
+
+
+class Server(Loop):
+    """A loop whose connections speak HTTP to ``app`` (a simple or streaming app)."""
+
+    def __init__(
+        self,
+        app: AnyApp,
+        config: Config,
+        listener: socket.socket,
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.context = ServerContext(
+            app,
+            self,
+            limits=sansio.Limits(max_body_size=config.max_body_size or None),
+            header_timeout=config.header_timeout,
+            body_timeout=config.body_timeout,
+            keepalive_timeout=config.keepalive_timeout,
+            access_log=access_log,
+        )
+        context = self.context
+        self._date_until = 0.0
+        super().__init__(config, listener, functools.partial(HTTPProtocol, context))
+
+    def on_wake(self) -> None:
+        # The Date header (RFC 9110 §6.6.1) is formatted once per second, not per response.
+        now = time.time()
+        if now >= self._date_until:
+            self._date_until = float(int(now) + 1)
+            self.context.date = http_date(now)
+
+    def tick(self) -> None:
+        if self.access_log is not None:
+            self.access_log.flush()
 
 
 def _banner(listener: socket.socket, what: str, workers: int) -> None:
@@ -40,7 +86,7 @@ def _banner(listener: socket.socket, what: str, workers: int) -> None:
     )
 
 
-def _run_worker(app: App, config: Config, listener: socket.socket) -> None:
+def _run_worker(app: AnyApp, config: Config, listener: socket.socket) -> None:
     access_log = AccessLog(config.access_log_path) if config.access_log else None
     try:
         Server(app, config, listener, access_log).run()
@@ -49,8 +95,9 @@ def _run_worker(app: App, config: Config, listener: socket.socket) -> None:
             access_log.close()
 
 
-def serve(app: App, config: Config | None = None, *, what: str = "HTTP") -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully and return."""
+def serve(app: AnyApp, config: Config | None = None, *, what: str = "HTTP") -> None:
+    """Serve ``app`` (a simple or a streaming app) until SIGTERM or SIGINT, then shut
+    down gracefully and return."""
     config = config or Config()
     if config.workers == 1:
         listener = make_listener(config)
@@ -66,7 +113,7 @@ def serve(app: App, config: Config | None = None, *, what: str = "HTTP") -> None
     _supervise(app, config, listeners)
 
 
-def _spawn(app: App, config: Config, listeners: list[socket.socket], index: int) -> int:
+def _spawn(app: AnyApp, config: Config, listeners: list[socket.socket], index: int) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -84,7 +131,7 @@ def _spawn(app: App, config: Config, listeners: list[socket.socket], index: int)
         os._exit(code)
 
 
-def _supervise(app: App, config: Config, listeners: list[socket.socket]) -> None:
+def _supervise(app: AnyApp, config: Config, listeners: list[socket.socket]) -> None:
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

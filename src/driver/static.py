@@ -1,96 +1,58 @@
 """Static files from one directory, as ``python -m http.server`` serves them, and more.
 
 - ``/dir/`` serves ``dir/index.html`` if present, else an HTML listing; ``/dir`` is
-  redirected (301) to ``/dir/`` so that relative links in the listing resolve.
-- Content-Type from ``mimetypes``; ``Last-Modified`` and ``If-Modified-Since`` (304);
-  one ``Range: bytes=...`` gives 206 with ``Content-Range``, an unsatisfiable one 416
+  redirected (301) to ``/dir/`` so that relative links in the listing resolve; a file
+  asked for as a directory (``/file.txt/``) is 404.
+- Content-Type from ``mimetypes``; ``Last-Modified`` with ``If-Modified-Since`` and an
+  ``ETag`` with ``If-None-Match`` (304; If-None-Match wins, RFC 9110 §13.2.2); one
+  ``Range: bytes=...`` gives 206 with ``Content-Range``, an unsatisfiable one 416
   (several ranges at once are answered whole, with 200, which RFC 9110 §14.2 allows).
-  A Range with an ``If-Range`` that is not exactly our Last-Modified (an entity-tag
-  never is: we send none) is ignored, and the whole file is sent (RFC 9110 §13.1.5).
-  Dates are HTTP-dates in any of the three forms of RFC 9110 §5.6.7; anything else
-  is not a date, and a condition with an invalid date is ignored.
+  A Range with an ``If-Range`` that is neither exactly our Last-Modified nor our
+  ETag is ignored, and the whole file is sent (RFC 9110 §13.1.5). Dates are HTTP-dates
+  in any of the three forms of RFC 9110 §5.6.7; anything else is not a date, and a
+  condition with an invalid date is ignored.
 - GET and HEAD only (405 otherwise); 404 and 403 with small bodies.
 - Nothing outside the root is ever served: the path is percent-decoded first, so
   ``%2e%2e`` is ``..``; ``..`` segments, NUL bytes and backslashes are refused; and the
   real path (symlinks resolved) must stay under the real root, for a directory's
   ``index.html`` as for any other file.
 
-File bodies are open descriptors that the server sends with ``os.sendfile``.
+Small files (up to ``inline_limit`` bytes, 64 KiB by default) are read into the reply,
+so that the head and the body leave in one ``send``: a body sent as a second write
+after the head waits for the client's delayed ACK when Nagle is on (about 40 ms).
+Larger files are open descriptors that the server sends with ``os.sendfile``.
+
+Hot files are cached (up to ``CACHE_ENTRIES``): for a request path, the resolved real
+path, the prepared reply headers and, for small files, the content. Each hit checks
+``os.stat`` of the real path against the cached modification time, size and inode,
+and the path is resolved again (symlinks re-checked against the root) when its entry
+is older than ``RESOLVE_SECONDS``.
 """
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import email.utils
 import html
 import mimetypes
 import os
-import re
 import stat
 import time
 import urllib.parse
 from typing import Final
 
+from . import conditions
 from .app import FileBody, Headers, HTTPRequest, Reply
+from .conditions import etag_matches
 from .responses import error_reply
 
 __all__ = ["StaticFiles"]
 
+_http_date = conditions.http_date
+_parse_range = conditions.parse_range
 _ALLOWED: Final = (b"GET", b"HEAD")
-
-# RFC 9110 §5.6.7:
-#   HTTP-date    = IMF-fixdate / obs-date
-#   IMF-fixdate  = day-name "," SP date1 SP time-of-day SP GMT   ; Sun, 06 Nov 1994 08:49:37 GMT
-#   rfc850-date  = day-name-l "," SP date2 SP time-of-day SP GMT ; Sunday, 06-Nov-94 08:49:37 GMT
-#   asctime-date = day-name SP date3 SP time-of-day SP year      ; Sun Nov  6 08:49:37 1994
-#   date3        = month SP ( 2DIGIT / ( SP DIGIT ))
-# "HTTP-date is case sensitive"; "Recipients of timestamp values are encouraged to be
-# robust in parsing timestamps unless otherwise restricted by the field definition",
-# but a condition on a date that is not one is ignored (§13.1.3), so no guessing here.
-_MONTHS: Final = tuple(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
-_MONTH: Final = b"(" + b"|".join(_MONTHS) + b")"
-_TIME: Final = rb"(\d\d):(\d\d):(\d\d)"
-_IMF_FIXDATE: Final = re.compile(
-    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) " + _MONTH + rb" (\d{4}) " + _TIME + b" GMT"
-)
-_RFC850_DATE: Final = re.compile(
-    rb"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d\d)-"
-    + _MONTH
-    + rb"-(\d\d) "
-    + _TIME
-    + b" GMT"
-)
-_ASCTIME_DATE: Final = re.compile(
-    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH + rb" ((?:\d| )\d) " + _TIME + rb" (\d{4})"
-)
-
-
-def _http_date(value: bytes) -> int | None:
-    """The POSIX time of an HTTP-date, or ``None`` if ``value`` is not one."""
-    if match := _IMF_FIXDATE.fullmatch(value):
-        day, month, year, hour, minute, second = match.groups()
-        full_year = int(year)
-    elif match := _ASCTIME_DATE.fullmatch(value):
-        month, day, hour, minute, second, year = match.groups()
-        full_year = int(year)
-    elif match := _RFC850_DATE.fullmatch(value):
-        day, month, year, hour, minute, second = match.groups()
-        # "MUST interpret a timestamp that appears to be more than 50 years in the
-        # future as representing the most recent year in the past that had the same
-        # last two digits."
-        this_year = time.gmtime().tm_year
-        full_year = this_year - this_year % 100 + int(year)
-        if full_year > this_year + 50:
-            full_year -= 100
-    else:
-        return None
-    fields = (full_year, _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second))
-    try:
-        datetime.datetime(*fields)  # a real day and time of day (no 31 Feb, no 25:00)
-    except ValueError:
-        return None
-    return calendar.timegm(fields)
+_CONDITIONS: Final = frozenset({b"range", b"if-none-match", b"if-modified-since"})
+CACHE_ENTRIES: Final = 256
+RESOLVE_SECONDS: Final = 1.0
 
 
 def _content_type(path: str) -> bytes:
@@ -103,50 +65,52 @@ def _content_type(path: str) -> bytes:
     return kind.encode()
 
 
-def _parse_range(value: bytes, size: int) -> tuple[int, int] | bool | None:
-    """``(first, last)`` for one satisfiable range; ``False`` if unsatisfiable;
-    ``None`` if the header is to be ignored (malformed, or several ranges)."""
-    unit, _, spec = value.partition(b"=")
-    if unit.strip().lower() != b"bytes" or b"," in spec:
-        return None
-    first_s, dash, last_s = spec.strip().partition(b"-")
-    if not dash:
-        return None
-    try:
-        if not first_s:  # bytes=-N: the last N bytes
-            suffix = int(last_s)
-            if suffix < 0 or not last_s.isdigit():
-                return None
-            if suffix == 0 or size == 0:
-                return False
-            return max(0, size - suffix), size - 1
-        if not first_s.isdigit() or (last_s and not last_s.isdigit()):
-            return None
-        first = int(first_s)
-        last = int(last_s) if last_s else size - 1
-    except ValueError:
-        return None
-    if first >= size:
-        return False
-    if last < first:
-        return None
-    return first, min(last, size - 1)
+class _Entry:
+    """What is known about one hot file."""
+
+    __slots__ = ("etag", "headers", "identity", "mtime", "path", "reply", "resolved_at")
+
+    def __init__(
+        self,
+        path: str,
+        identity: tuple[int, int, int],
+        mtime: int,
+        etag: bytes,
+        headers: Headers,
+        reply: Reply | None,
+        resolved_at: float,
+    ) -> None:
+        self.path = path
+        self.identity = identity  # (st_mtime_ns, st_size, st_ino)
+        self.mtime = mtime
+        self.etag = etag
+        self.headers = headers  # content-type, last-modified, etag, accept-ranges
+        self.reply = reply  # the whole 200 reply of a small file, else None
+        self.resolved_at = resolved_at
 
 
 class StaticFiles:
     """An application serving the files under ``root``."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, inline_limit: int = 64 * 1024) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"not a directory: {root}")
         # What every path under the root starts with ("/" itself when serving "/").
         self._prefix = os.path.join(self.root, "")
+        self.inline_limit = inline_limit
+        self._cache: dict[bytes, _Entry] = {}
 
     def __call__(self, request: HTTPRequest) -> Reply:
         if request.method not in _ALLOWED:
             reply = error_reply(405)
             return Reply(405, (*reply.headers, (b"allow", b"GET, HEAD")), reply.body)
+        key = request.target.partition(b"?")[0]
+        entry = self._cache.get(key)
+        if entry is not None:
+            cached = self._cached(request, key, entry)
+            if cached is not None:
+                return cached
         url_path = self._url_path(request.target)
         if url_path is None:
             return error_reply(400)
@@ -187,9 +151,54 @@ class StaticFiles:
             if not stat.S_ISREG(st.st_mode):
                 return self._listing(path, url_path)
             path = index
-        elif not stat.S_ISREG(st.st_mode):
-            return error_reply(404)
-        return self._file(request, path)
+        elif not stat.S_ISREG(st.st_mode) or url_path.endswith("/"):
+            return error_reply(404)  # a special file, or a file asked for as a directory
+        return self._file(request, path, key)
+
+    def _cached(self, request: HTTPRequest, key: bytes, entry: _Entry) -> Reply | None:
+        """The reply from a valid cache entry, or ``None`` to take the full path."""
+        if time.monotonic() - entry.resolved_at > RESOLVE_SECONDS:
+            return None
+        try:
+            st = os.stat(entry.path)
+        except OSError:
+            st = None
+        if st is None or (st.st_mtime_ns, st.st_size, st.st_ino) != entry.identity:
+            del self._cache[key]
+            return None
+        for name, _ in request.headers:  # one pass: most requests have no condition
+            if name in _CONDITIONS:
+                if request.header(b"range") is not None:
+                    return None
+                not_modified = self._not_modified(request, entry.mtime, entry.etag, entry.headers)
+                if not_modified is not None:
+                    return not_modified
+                break
+        if entry.reply is not None:
+            return entry.reply
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        return Reply(200, entry.headers, FileBody(fd, 0, entry.identity[1]))
+
+    @staticmethod
+    def _not_modified(
+        request: HTTPRequest, mtime: int, etag: bytes, headers: Headers
+    ) -> Reply | None:
+        """304 if a condition of the request says the client's copy is current."""
+        match = request.header(b"if-none-match")
+        if match is not None:
+            # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+            if etag_matches(match, etag):
+                return Reply(304, headers[1:])
+            return None
+        since = request.header(b"if-modified-since")
+        if since is not None:
+            when = _http_date(since)
+            if when is not None and mtime <= when:
+                return Reply(304, headers[1:])
+        return None
 
     @staticmethod
     def _url_path(target: bytes) -> str | None:
@@ -220,7 +229,7 @@ class StaticFiles:
             return None
         return real
 
-    def _file(self, request: HTTPRequest, path: str) -> Reply:
+    def _file(self, request: HTTPRequest, path: str, key: bytes) -> Reply:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except PermissionError:
@@ -231,21 +240,41 @@ class StaticFiles:
             st = os.fstat(fd)
             size = st.st_size
             mtime = int(st.st_mtime)
-            headers: list[tuple[bytes, bytes]] = [
+            etag = b'"%x-%x"' % (st.st_mtime_ns, size)
+            headers: Headers = (
                 (b"content-type", _content_type(path)),
                 (b"last-modified", email.utils.formatdate(mtime, usegmt=True).encode()),
+                (b"etag", etag),
                 (b"accept-ranges", b"bytes"),
-            ]
-            since = request.header(b"if-modified-since")
-            if since is not None and request.header(b"if-none-match") is None:
-                when = _http_date(since)
-                if when is not None and mtime <= when:
-                    os.close(fd)
-                    return Reply(304, tuple(headers[1:]))
+            )
+            content = None
+            if size <= self.inline_limit:
+                content = os.pread(fd, size, 0) if size else b""
+                if len(content) != size:
+                    content = None  # changing under us: send it by sendfile, uncached
+            entry = _Entry(
+                path,
+                (st.st_mtime_ns, size, st.st_ino),
+                mtime,
+                etag,
+                headers,
+                None if content is None else Reply(200, headers, content),
+                time.monotonic(),
+            )
+            if content is not None or size > self.inline_limit:
+                if len(self._cache) >= CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[key] = entry
+            not_modified = self._not_modified(request, mtime, etag, headers)
+            if not_modified is not None:
+                os.close(fd)
+                return not_modified
             first, count, status = 0, size, 200
             range_header = request.header(b"range")
             if_range = request.header(b"if-range")
-            if range_header is not None and (if_range is None or _http_date(if_range) == mtime):
+            if range_header is not None and (
+                if_range is None or if_range == etag or _http_date(if_range) == mtime
+            ):
                 parsed = _parse_range(range_header, size)
                 if parsed is False:
                     os.close(fd)
@@ -259,14 +288,20 @@ class StaticFiles:
                     first, last = parsed
                     count = last - first + 1
                     status = 206
-                    headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
+                    headers += ((b"content-range", b"bytes %d-%d/%d" % (first, last, size)),)
         except BaseException:
             os.close(fd)
             raise
+        if status == 200 and entry.reply is not None:
+            os.close(fd)
+            return entry.reply
+        if content is not None:
+            os.close(fd)
+            return Reply(status, headers, content[first : first + count])
         if count == 0:
             os.close(fd)
-            return Reply(status, tuple(headers), b"")
-        return Reply(status, tuple(headers), FileBody(fd, first, count))
+            return Reply(status, headers, b"")
+        return Reply(status, headers, FileBody(fd, first, count))
 
     def _listing(self, path: str, url_path: str) -> Reply:
         try:

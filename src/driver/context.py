@@ -1,0 +1,56 @@
+"""ServerContext: what every connection of one HTTP server shares."""
+
+from __future__ import annotations
+
+import time
+
+import sansio
+
+from .app import App, Reply, StreamingApp
+from .interfaces import EventLoop
+from .log import AccessLog
+from .replies import Prepared, http_date
+
+__all__ = ["ServerContext"]
+
+
+class ServerContext:
+    """What every connection of one server shares."""
+
+    __slots__ = (
+        "access_log",
+        "app",
+        "body_timeout",
+        "date",
+        "header_timeout",
+        "keepalive_timeout",
+        "limits",
+        "loop",
+        "memo",
+        "streaming",
+    )
+
+    def __init__(
+        self,
+        app: App | StreamingApp,
+        loop: EventLoop,
+        *,
+        limits: sansio.Limits,
+        header_timeout: float,
+        body_timeout: float,
+        keepalive_timeout: float,
+        access_log: AccessLog | None,
+    ) -> None:
+        self.app = app
+        self.streaming = hasattr(app, "handle_exchange")
+        self.loop = loop
+        self.limits = limits
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.access_log = access_log
+        self.date = http_date(time.time())
+        """The ``Date`` header value; the server refreshes it once per second."""
+        # The last reply prepared per HTTP version, reused when an app returns the
+        # same immutable Reply again (hello) within the same second (the Date).
+        self.memo: dict[bytes, tuple[Reply, Prepared]] = {}

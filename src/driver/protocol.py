@@ -1,0 +1,437 @@
+"""HTTPProtocol: one connection's HTTP, between its transport and the application.
+
+It owns the ``sansio.Connection``, the phases and their timeouts, the application
+call, error replies and the access log; it reaches the socket only through its
+transport (``driver.interfaces.Transport``). Response writing is in
+``driver.response`` (the base class).
+
+Theory of operation. ``_process`` takes events from the core until it must wait: for
+bytes (``NEED_DATA``: reading on), for the application (a streaming app that has not
+asked for the body, has paused it, or has not finished its response: reading off, the
+client's next bytes wait in the kernel), or for the client to drain our output (above
+high water: reading off, no new request starts). Whatever ends a wait puts
+``_process`` on the loop's ready list (``call_soon``); it never runs down the stack of
+the call that ended the wait, so a long pipeline is handled iteratively.
+
+A simple app (``app(request) -> Reply``) has its body collected (the core bounds it
+by ``max_body_size``) and is called at the end of the request. A streaming app gets an
+``HTTPExchange`` at the end of the head. A response that ends before its request
+body was read has the rest discarded, up to ``DISCARD_LIMIT`` bytes; beyond that, or
+if the client waits for ``100 Continue``, the connection closes after the response.
+
+Phases drive the timeouts (see ``Config``): ``FRESH`` and ``HEAD`` (an absolute
+deadline for the request head, from accept or from the first byte), ``BODY`` (between
+reads of a body), ``APP`` (waiting for the application: no timeout), ``IDLE`` (kept
+alive between requests), ``LINGER`` (after an error response: discard input briefly
+so that the client reads the response rather than a RST). A client that stops
+reading our output is the transport's business (its write timeout).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+import sansio
+from sansio import (
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    RemoteProtocolError,
+    Request,
+)
+
+from .app import HTTPRequest
+from .context import ServerContext
+from .exchange import HTTPExchange
+from .interfaces import Transport
+from .response import ENDED, NONE, ResponseWriter
+from .responses import CONTINUE
+
+__all__ = ["DISCARD_LIMIT", "HTTPProtocol"]
+
+log = logging.getLogger("driver")
+
+# Phases (plain ints: compared on the hot path). From LINGER on, no event is handled.
+FRESH: Final = 0
+HEAD: Final = 1
+BODY: Final = 2
+APP: Final = 3
+IDLE: Final = 4
+LINGER: Final = 5
+CLOSING: Final = 6
+
+LINGER_SECONDS: Final = 2.0
+DISCARD_LIMIT: Final = 1 << 20
+_NEVER: Final = float("inf")
+
+
+class HTTPProtocol(ResponseWriter):
+    """One client connection's HTTP (implements ``interfaces.ConnectionProtocol``)."""
+
+    __slots__ = (
+        "app_paused",
+        "body",
+        "deadline",
+        "discarded",
+        "eof",
+        "on_data",
+        "on_end",
+        "phase",
+        "reading",
+        "req_done",
+        "timer_at",
+    )
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
+        self.closed = False
+        self.request = None
+        self.response = NONE
+        self.exchange = None
+        self.items = None
+        self.items_source = None
+        self.producer = None
+        self.write_paused = False
+        self.must_close = False
+        self.no_body = False
+        self.sent = 0
+        self.status = 0
+        self.processing = False
+        self.scheduled = False
+        self.phase = FRESH
+        self.deadline = ctx.loop.now + ctx.header_timeout
+        self.timer_at = _NEVER
+        # A simple app's body, gathered in one buffer: a body sent in tiny chunks must
+        # not cost an object per chunk.
+        self.body: bytearray | None = None
+        self.req_done = False
+        self.on_data: Callable[[bytes], None] | None = None
+        self.on_end: Callable[[], None] | None = None
+        self.app_paused = False
+        self.discarded = 0
+        self.reading = True
+        self.eof = False
+
+    # -- from the transport -------------------------------------------------------------
+
+    def connection_made(self, transport: Transport) -> None:
+        # The header deadline (set in __init__) goes on the heap when the loop
+        # registers the connection, after the read it makes at accept.
+        self.transport = transport
+        self.client = transport.client
+
+    def data_received(self, data: bytes) -> None:
+        before = self.phase
+        if before >= LINGER:
+            return  # discarded: the connection is closing
+        self.conn.receive_data(data)
+        if before in (IDLE, FRESH):
+            # The deadline set at accept stays: it is absolute.
+            self.phase = HEAD
+        self._process()
+        phase = self.phase
+        if phase == HEAD:
+            if before == IDLE:
+                self._arm(self.ctx.header_timeout)
+        elif phase == BODY:
+            self._arm(self.ctx.body_timeout)
+
+    def eof_received(self) -> None:
+        self.eof = True
+        self.reading = False
+        if self.phase >= LINGER:
+            self.transport.close()
+            return
+        self.conn.receive_data(b"")
+        self._process()
+        if self.request is None and self.phase < LINGER:
+            self._close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.closed = True
+        self.phase = CLOSING
+        self.body = None  # a timer entry may keep this object until it comes due
+        if self.items_source is not None:
+            self._drop_body_source()
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.connection_lost()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        producer = self.producer
+        if producer is not None:
+            producer[0]()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.ctx.loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if self.closed or self.write_paused:
+            return
+        producer = self.producer
+        if producer is not None:
+            producer[1]()
+        if self.items is not None:
+            self.pull()
+        self._schedule()
+
+    @property
+    def idle(self) -> bool:
+        return (
+            self.request is None
+            and not self.transport.get_write_buffer_size()
+            and (self.phase == IDLE or self.phase == FRESH)
+        )
+
+    # -- timers ---------------------------------------------------------------------
+
+    def _arm(self, timeout: float) -> None:
+        deadline = self.ctx.loop.now + timeout
+        self.deadline = deadline
+        if deadline < self.timer_at:
+            self.ctx.loop.schedule(self)
+
+    def on_timeout(self) -> None:
+        """The deadline of the current phase has passed."""
+        if self.closed:
+            return
+        phase = self.phase
+        ctx = self.ctx
+        if phase in (HEAD, FRESH, BODY):
+            if phase == BODY and not self._body_wanted():
+                self._arm(ctx.body_timeout)  # the app is not reading: not the client's fault
+            elif self.transport.get_write_buffer_size() or self.response != NONE:
+                # An earlier response is still unsent, or this one has begun.
+                self.transport.abort()
+            else:
+                self.send_error(408)
+        elif phase == IDLE:
+            if self.transport.get_write_buffer_size():
+                self._arm(ctx.keepalive_timeout)  # still sending: the write timeout rules
+            else:
+                self.transport.abort()
+        elif phase >= LINGER:
+            self.transport.abort()
+
+    # -- the event pump -------------------------------------------------------------
+
+    def _body_wanted(self) -> bool:
+        """Whether the request body is to be read now (collected, discarded, or asked
+        for by a streaming app that has not paused it)."""
+        return (
+            self.body is not None
+            or self.response == ENDED
+            or (self.on_data is not None and not self.app_paused)
+        )
+
+    def _process(self) -> None:
+        """Handle every event the core can give now, until something must wait."""
+        self.scheduled = False
+        if self.processing or self.closed:
+            return
+        self.processing = True
+        want_read = False
+        conn = self.conn
+        next_event = conn.next_event
+        streaming = self.ctx.streaming
+        try:
+            while self.phase < LINGER:
+                if self.request is None:
+                    if self.write_paused:
+                        break
+                    event = next_event()
+                    cls = type(event)
+                    if cls is Request:
+                        if streaming:
+                            self._on_request(event)  # type: ignore[arg-type]
+                        else:
+                            self.request = event  # type: ignore[assignment]
+                            self.req_done = False
+                            self.phase = BODY
+                            self.body = bytearray()
+                    elif cls is ConnectionClosed:
+                        self._close()
+                        break
+                    else:
+                        want_read = True  # NEED_DATA
+                        break
+                elif not self.req_done:
+                    body = self.body
+                    if body is None:
+                        if self.response == ENDED:
+                            if self.must_close:
+                                self._next_cycle()  # nobody wants the rest: linger, close
+                                break
+                        elif not self._body_wanted():
+                            break
+                    event = next_event()
+                    cls = type(event)
+                    if cls is EndOfMessage:
+                        self.req_done = True
+                        if body is not None:
+                            self.body = None
+                            self.call_app(bytes(body) if body else b"")
+                        else:
+                            self._on_end()
+                    elif cls is Data:
+                        if body is not None:
+                            body += event.data  # type: ignore[union-attr]
+                        else:
+                            self._on_data(event.data)  # type: ignore[union-attr]
+                    else:
+                        # NEED_DATA. A client that sent Expect: 100-continue waits here.
+                        if conn.they_are_waiting_for_100_continue:
+                            self.transport.write(conn.send(CONTINUE))
+                        want_read = True
+                        break
+                elif self.response == ENDED:
+                    self._next_cycle()
+                else:
+                    if self.phase != APP:
+                        self.phase = APP
+                        self.deadline = _NEVER
+                    break
+        except RemoteProtocolError as exc:
+            self._bad_request(exc)
+        self.processing = False
+        if self.phase >= LINGER or self.eof:
+            return
+        if not want_read:
+            # Waiting for the app or the client: go on reading (to notice a client
+            # that leaves) only while nothing unhandled is buffered, so that at most
+            # one read's worth waits in memory and the rest in the kernel.
+            want_read = not conn.trailing_data[0]
+        if want_read != self.reading:
+            self.reading = want_read
+            if want_read:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+
+    def _on_request(self, event: Request) -> None:
+        self.request = event
+        self.req_done = False
+        self.phase = BODY
+        ctx = self.ctx
+        self._arm(ctx.body_timeout)
+        if not ctx.streaming:
+            self.body = bytearray()
+            return
+        request = HTTPRequest(
+            event.method, event.target, event.headers, event.http_version, b"", self.client
+        )
+        exchange = HTTPExchange(self, request, ctx.loop)
+        self.exchange = exchange
+        try:
+            ctx.app.handle_exchange(exchange)  # type: ignore[union-attr]
+        except Exception:
+            self.app_failed()
+
+    def _on_data(self, data: bytes) -> None:
+        """A piece of a streaming app's request body (or of one nobody reads)."""
+        if self.response == ENDED:
+            self.discarded += len(data)
+            if self.discarded > DISCARD_LIMIT:
+                self.must_close = True
+                self._next_cycle()
+        elif self.on_data is not None:
+            try:
+                self.on_data(data)
+            except Exception:
+                self.app_failed()
+
+    def _on_end(self) -> None:
+        """The end of a streaming app's request body."""
+        if self.on_end is not None and self.response != ENDED:
+            on_end, self.on_end, self.on_data = self.on_end, None, None
+            try:
+                on_end()
+            except Exception:
+                self.app_failed()
+
+    def _next_cycle(self) -> None:
+        """The response has ended: close, linger, or make ready for the next request."""
+        ctx = self.ctx
+        if self.must_close or not self.conn.keep_alive or ctx.loop.stopping:
+            if self.req_done:
+                self._close()
+            else:
+                self._linger()
+            return
+        if not self.req_done:
+            return  # the rest of the body is discarded first (see _on_data)
+        self.conn.start_next_cycle()
+        self.request = None
+        self.response = NONE
+        if self.exchange is not None:
+            self.exchange = None
+            self.on_data = self.on_end = None
+            self.app_paused = False
+            self.producer = None
+            self.discarded = 0
+        self.phase = IDLE
+        deadline = ctx.loop.now + ctx.keepalive_timeout
+        self.deadline = deadline
+        if deadline < self.timer_at:
+            ctx.loop.schedule(self)
+
+    # -- the exchange's side of the request ----------------------------------------------
+
+    def read_body(
+        self, exchange: HTTPExchange, on_data: Callable[[bytes], None], on_end: Callable[[], None]
+    ) -> None:
+        if exchange is not self.exchange or self.on_end is not None or self.req_done:
+            return
+        self.on_data = on_data
+        self.on_end = on_end
+        self._schedule()
+
+    def app_pause_reading(self, exchange: HTTPExchange) -> None:
+        if exchange is self.exchange:
+            self.app_paused = True
+
+    def app_resume_reading(self, exchange: HTTPExchange) -> None:
+        if exchange is self.exchange and self.app_paused:
+            self.app_paused = False
+            self._schedule()
+
+    # -- endings ------------------------------------------------------------------------
+
+    def _bad_request(self, exc: RemoteProtocolError) -> None:
+        if self.response == NONE:
+            self.send_error(exc.status_hint)
+        else:
+            log.info("bad request body from %s after the response began: %s", self.client[0], exc)
+            self._close()
+
+    def send_error(self, status: int) -> None:
+        """Bad input or a timeout: answer ``status`` with ``Connection: close``, then
+        linger so that the client reads the answer."""
+        self.write_error(status)
+        self._linger()
+
+    def _close(self) -> None:
+        """Close once the output has left (the transport's write timeout bounds that);
+        handle nothing more."""
+        self.phase = CLOSING
+        self.deadline = _NEVER
+        self.transport.close()
+
+    def _linger(self) -> None:
+        if self.eof:
+            self._close()
+            return
+        self.phase = LINGER
+        self.deadline = self.ctx.loop.now + LINGER_SECONDS
+        if self.deadline < self.timer_at:
+            self.ctx.loop.schedule(self)
+        self.transport.write_eof()
+        if not self.reading:
+            self.reading = True
+            self.transport.resume_reading()

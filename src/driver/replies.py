@@ -1,0 +1,168 @@
+"""Turning what an application answers into the core's ``Response`` event.
+
+``response_headers`` checks the status and the header pairs and drops what the server
+decides (``Connection``, ``Keep-Alive``, ``Transfer-Encoding``; ``Content-Length``
+where a status forbids it), adds ``Date`` unless the app set one, and says which
+``Content-Length`` the app declared. ``prepare`` does that for a whole ``Reply`` and
+adds ``Content-Length`` for a body of known length. Anything malformed raises
+``TypeError``/``ValueError`` here, before a byte is sent, so that the caller can answer
+500 instead; a header value the core refuses (CR, LF, NUL) raises
+``LocalProtocolError`` later, from ``conn.send``, still before the head leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from email.utils import formatdate
+from typing import Final
+
+from sansio import Data, Response
+
+from .app import FileBody, Reply
+
+__all__ = ["Prepared", "close_body", "http_date", "prepare", "response_headers"]
+
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
+
+
+def http_date(now: float) -> bytes:
+    """``now`` (POSIX time) as an IMF-fixdate, the form of ``Date`` (RFC 9110 §5.6.7)."""
+    return formatdate(now, usegmt=True).encode("ascii")
+
+
+class Prepared:
+    """A reply turned into the events the core serialises, kept by the protocol for
+    replies that an application returns again and again (the hello handler)."""
+
+    __slots__ = ("data", "date", "file", "items", "length", "mismatch", "no_body", "response")
+
+    def __init__(
+        self,
+        response: Response,
+        date: bytes,
+        data: Data | None,
+        file: FileBody | None,
+        items: Iterable[bytes] | None,
+        length: int,
+        actual: int,
+    ) -> None:
+        self.response = response
+        self.date = date
+        self.data = data
+        self.file = file
+        self.items = items
+        self.length = length
+        status = response.status_code
+        self.no_body = status in _NO_BODY_STATUS or status < 200
+        self.mismatch = length != actual and items is None
+
+
+def response_headers(
+    status: object, headers: Iterable[tuple[bytes, bytes]], date: bytes
+) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The checked header list (with ``Date``) and the declared Content-Length (-1: none)."""
+    if type(status) is not int or not 100 <= status <= 999:
+        raise ValueError(f"the status must be an int from 100 to 999, not {status!r}")
+    # RFC 9110 §8.6: a server MUST NOT send Content-Length in a 1xx or 204 response.
+    # Frameworks often add "Content-Length: 0" anyway; drop it rather than fail. A 304
+    # may keep the length of the representation it stands for.
+    no_length = status == 204 or status < 200
+    out = []
+    length = -1
+    has_date = False
+    for field in headers:
+        try:
+            name, value = field
+        except (TypeError, ValueError):
+            raise TypeError(f"headers must be (name, value) pairs, got {field!r}") from None
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise TypeError(f"header names and values must be bytes, got {field!r}")
+        lower = name.lower()  # field names are case-insensitive (RFC 9110 §5.1)
+        if lower in _HOP_BY_HOP:
+            continue
+        if lower == b"content-length":
+            if no_length:
+                continue
+            if not value.isdigit():
+                raise ValueError(f"invalid Content-Length in the reply: {value!r}")
+            length = int(value)
+        elif lower == b"date":
+            has_date = True
+        out.append((name, value))
+    if not has_date:
+        out.append((b"date", date))
+    return out, length
+
+
+def prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
+    """The ``Response`` (with ``Content-Length`` when known) and body for ``reply``.
+
+    A malformed reply raises ``TypeError`` or ``ValueError``; the descriptor of a
+    ``FileBody`` and an iterable's ``close()`` are then taken care of, since nobody
+    else will.
+    """
+    try:
+        return _prepare(reply, version, date)
+    except BaseException:
+        close_body(getattr(reply, "body", None))
+        raise
+
+
+def close_body(body: object) -> None:
+    """Release a body that will not be sent: close a file's fd, an iterable's close()."""
+    if isinstance(body, FileBody):
+        if type(body.fd) is int:
+            with contextlib.suppress(OSError):
+                os.close(body.fd)
+    elif not isinstance(body, bytes | bytearray | memoryview | str):
+        close = getattr(body, "close", None)
+        if callable(close):
+            close()
+
+
+def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
+    if not isinstance(reply, Reply):
+        raise TypeError(f"an application must return a Reply, not {type(reply).__name__}")
+    status = reply.status
+    body = reply.body
+    items: Iterable[bytes] | None = None
+    if isinstance(body, bytes):
+        actual = len(body)
+    elif isinstance(body, FileBody):
+        if not (
+            type(body.fd) is int
+            and type(body.offset) is int
+            and type(body.count) is int
+            and body.offset >= 0
+            and body.count >= 0
+        ):
+            raise ValueError(f"FileBody needs int fd, offset >= 0 and count >= 0: {body!r}")
+        actual = body.count
+    elif isinstance(body, bytearray | memoryview):
+        body = bytes(body)  # the core sends bytes only; len() of a memoryview counts items
+        actual = len(body)
+    elif isinstance(body, str) or not isinstance(body, Iterable):
+        raise TypeError(
+            "Reply body must be bytes, bytearray, memoryview, FileBody or an iterable of "
+            f"bytes, not {type(body).__name__}"
+        )
+    else:
+        items = body
+        actual = -1
+    headers, declared = response_headers(status, reply.headers, date)
+    reason = reply.reason
+    if not isinstance(reason, bytes):
+        raise TypeError(f"Reply reason must be bytes, not {type(reason).__name__}")
+    length = declared if declared >= 0 else actual
+    if declared < 0 and items is None and status >= 200 and status != 204 and status != 304:
+        headers.append((b"content-length", b"%d" % actual))
+    response = Response(status, tuple(headers), version, reason)
+    if items is not None:
+        return Prepared(response, date, None, None, items, length, actual)
+    if isinstance(body, FileBody):
+        return Prepared(response, date, None, body, None, length, actual)
+    assert isinstance(body, bytes)
+    return Prepared(response, date, Data(body) if body else None, None, None, length, actual)

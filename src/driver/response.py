@@ -1,0 +1,428 @@
+"""ResponseWriter: the response half of ``HTTPProtocol`` (one response at a time).
+
+Every way of answering ends here: a simple app's ``Reply``, a streaming app's
+``respond`` or ``start_response``/``write``/``send_file``/``end``, and the server's
+own error replies. Framing is the core's: a known length goes out as
+``Content-Length``; without one the core chunks for HTTP/1.1 peers and delimits by
+closing for HTTP/1.0 ones. An iterable body is pulled one item at a time, only while
+the transport is below its high-water mark (``pull``; ``resume_writing`` pulls on).
+
+Errors: anything wrong before the head leaves (a malformed reply, a header value the
+core refuses, an app exception, a Content-Length the body contradicts) is logged and
+answered with 500; after the head has left, the connection is aborted and it is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import Final
+
+import sansio
+from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
+
+from .app import FileBody, Headers, HTTPRequest, Reply
+from .context import ServerContext
+from .exchange import HTTPExchange, Producer
+from .interfaces import Transport
+from .replies import Prepared, close_body, prepare, response_headers
+from .responses import error_reply, fallback_bytes
+
+__all__ = ["ENDED", "NONE", "STARTED", "ResponseWriter"]
+
+log = logging.getLogger("driver")
+
+# Response states.
+NONE: Final = 0
+STARTED: Final = 1
+ENDED: Final = 2
+
+_EOM: Final = EndOfMessage()
+_CLOSE: Final = (b"Connection", b"close")
+
+
+class ResponseWriter:
+    __slots__ = (
+        "client",
+        "closed",
+        "conn",
+        "ctx",
+        "exchange",
+        "items",
+        "items_source",
+        "must_close",
+        "no_body",
+        "processing",
+        "producer",
+        "request",
+        "response",
+        "scheduled",
+        "sent",
+        "status",
+        "transport",
+        "write_paused",
+    )
+
+    # Set by HTTPProtocol.__init__ (one constructor: a connection is built per request
+    # in HTTP/1.0).
+    ctx: ServerContext
+    conn: sansio.Connection
+    transport: Transport
+    client: tuple[str, int]
+    closed: bool
+    request: Request | None
+    response: int
+    exchange: HTTPExchange | None
+    items: Iterator[bytes] | None
+    items_source: object
+    producer: Producer | None
+    write_paused: bool
+    must_close: bool
+    no_body: bool
+    sent: int
+    status: int
+    processing: bool  # inside _process
+    scheduled: bool  # _process is on the ready list
+
+    def _process(self) -> None:
+        raise NotImplementedError
+
+    def _schedule(self) -> None:
+        """Run ``_process`` from the loop (never down the current stack)."""
+        if not self.scheduled and not self.closed:
+            self.scheduled = True
+            self.ctx.loop.call_soon(self._process)
+
+    # -- the application call ---------------------------------------------------------
+
+    def call_app(self, payload: bytes) -> None:
+        """Run a simple app on the request just completed and send its reply.
+        Called from ``_process`` only (so the end of the response schedules nothing)."""
+        request = self.request
+        assert request is not None
+        ctx = self.ctx
+        version = request.http_version
+        try:
+            reply = ctx.app(  # type: ignore[operator]
+                HTTPRequest(
+                    request.method, request.target, request.headers, version, payload, self.client
+                )
+            )
+        except Exception:
+            self.app_failed()
+            return
+        memo = ctx.memo.get(version)
+        if (
+            memo is not None
+            and memo[0] is reply
+            and memo[1].date is ctx.date
+            and request.method != b"HEAD"
+            and not ctx.loop.stopping
+        ):
+            # The hot path: the same bytes reply again (hello, a hot small file).
+            # ``memo`` only holds replies that passed every check of _send_prepared.
+            prepared = memo[1]
+            send = self.conn.send
+            out = send(prepared.response)
+            if prepared.data is not None:
+                out += send(prepared.data)
+            self.transport.write(out + send(_EOM))
+            self.response = ENDED
+            access_log = ctx.access_log
+            if access_log is not None:
+                access_log.log(
+                    self.client[0], request, prepared.response.status_code, prepared.length
+                )
+            return
+        self.respond(reply)
+
+    def app_failed(self) -> None:
+        """An application raised (called from an ``except`` block)."""
+        request = self.request
+        assert request is not None
+        log.exception("application error on %s %r", request.method.decode(), request.target)
+        self.fail_response()
+
+    def fail_response(self) -> None:
+        """500 if the head has not left, else abort."""
+        if self.response == NONE:
+            self.respond(error_reply(500))
+        elif self.response == STARTED:
+            self.abort_response()
+
+    def abort_response(self) -> None:
+        self._drop_body_source()
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.finished = True
+        self.transport.abort()
+
+    def abort_exchange(self, exchange: HTTPExchange) -> None:
+        if exchange is self.exchange:
+            self.abort_response()
+
+    # -- whole replies --------------------------------------------------------------------
+
+    def respond(self, reply: Reply) -> None:
+        request = self.request
+        assert request is not None
+        version = b"1.1" if request.http_version == b"1.1" else b"1.0"
+        ctx = self.ctx
+        date = ctx.date
+        memo = ctx.memo.get(request.http_version)
+        try:
+            if memo is not None and memo[0] is reply and memo[1].date is date:
+                prepared = memo[1]
+            else:
+                prepared = prepare(reply, version, date)
+                if type(reply.body) is bytes and not prepared.mismatch and not prepared.no_body:
+                    # Not a file, nor a buffer that may change: the same object can be
+                    # sent again as it is (see call_app).
+                    ctx.memo[request.http_version] = (reply, prepared)
+        except Exception:
+            log.exception("application error on %s %r", request.method.decode(), request.target)
+            prepared = prepare(error_reply(500), version, date)
+        try:
+            self._send_prepared(request, prepared)
+        except LocalProtocolError as exc:
+            if self.response != NONE:
+                # The head is already serialised: the response cannot be repaired.
+                log.error("cannot finish the response to %r: %s", request.target, exc)
+                self.abort_response()
+                return
+            log.error("invalid response to %r: %s", request.target, exc)
+            self._send_prepared(request, prepare(error_reply(500), version, date))
+
+    def _send_prepared(self, request: Request, prepared: Prepared) -> None:
+        head_only = request.method == b"HEAD" or prepared.no_body
+        file = prepared.file
+        items = prepared.items
+        try:
+            if prepared.mismatch and not head_only:
+                # Caught before the head is written, so that a 500 can still go out.
+                raise LocalProtocolError(
+                    f"Content-Length says {prepared.length} bytes, the body has another length"
+                )
+            send = self.conn.send
+            response = prepared.response
+            if (
+                self.exchange is not None
+                and self.conn.they_are_waiting_for_100_continue
+                and not self._request_done()
+            ):
+                self.must_close = True  # do not invite a body nobody will read
+            if self.ctx.loop.stopping or self.must_close:
+                response = Response(
+                    response.status_code,
+                    (*response.headers, _CLOSE),
+                    response.http_version,
+                    response.reason,
+                )
+            out = send(response)
+        except BaseException:
+            close_body(file if file is not None else items)
+            raise
+        self.response = STARTED
+        self.status = response.status_code
+        self.no_body = head_only
+        if head_only:
+            if file is not None:
+                os.close(file.fd)  # may raise for a bad fd: nothing has been written yet
+            elif items is not None:
+                close_body(items)
+            self.transport.write(out + send(_EOM))
+            self._finish(0)
+        elif file is not None:
+            before, after = self.conn.send_body_framing(file.count)
+            self.transport.write(out + before)
+            self.transport.sendfile(file.fd, file.offset, file.count)
+            self.transport.write(after + send(_EOM))
+            self._finish(file.count)
+        elif items is not None:
+            self.transport.write(out)
+            self.sent = 0
+            self.items_source = items
+            try:
+                self.items = iter(items)
+            except Exception:
+                self.app_failed()
+                return
+            self.pull()
+        else:
+            data = prepared.data
+            if data is not None:
+                out += send(data)
+            self.transport.write(out + send(_EOM))
+            self._finish(prepared.length if data is not None else 0)
+
+    def pull(self) -> None:
+        """Take items from the iterable body while the transport is below high water."""
+        items = self.items
+        while items is not None and not self.write_paused and not self.closed:
+            try:
+                chunk = next(items)
+            except StopIteration:
+                self._drop_body_source()
+                self.end_response()
+                return
+            except Exception:
+                self.app_failed()
+                return
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                log.error(
+                    "an iterable body must yield bytes, not %s; aborting the response to %r",
+                    type(chunk).__name__,
+                    self.request.target if self.request else b"",
+                )
+                self.abort_response()
+                return
+            self.write_body(bytes(chunk))
+            items = self.items
+
+    def _drop_body_source(self) -> None:
+        """Close the iterable body (and its iterator, a generator's ``finally``)."""
+        source, items = self.items_source, self.items
+        self.items = None
+        self.items_source = None
+        for body in (items, source) if items is not source else (source,):
+            if body is not None:
+                try:
+                    close_body(body)
+                except Exception:
+                    log.exception("close() of a response body failed")
+
+    # -- streamed responses -----------------------------------------------------------------
+
+    def start_response(self, status: int, headers: Headers, reason: bytes = b"") -> None:
+        request = self.request
+        if request is None or self.response != NONE:
+            return
+        ctx = self.ctx
+        try:
+            fields, _length = response_headers(status, headers, ctx.date)
+            if not isinstance(reason, bytes):
+                raise TypeError(f"the reason must be bytes, not {type(reason).__name__}")
+            if ctx.loop.stopping or (
+                not self._request_done() and self.conn.they_are_waiting_for_100_continue
+            ):
+                fields.append(_CLOSE)
+                self.must_close = True
+            version = b"1.1" if request.http_version == b"1.1" else b"1.0"
+            out = self.conn.send(Response(status, tuple(fields), version, reason))
+        except (TypeError, ValueError, LocalProtocolError):
+            log.exception("invalid response head for %r", request.target)
+            self.respond(error_reply(500))
+            return
+        self.response = STARTED
+        self.status = status
+        self.no_body = request.method == b"HEAD" or status in (204, 304) or status < 200
+        self.sent = 0
+        self.transport.write(out)
+
+    def write_body(self, data: bytes) -> None:
+        if self.response != STARTED or self.closed:
+            if self.response == NONE and not self.closed:
+                self._before_start("write()")
+            return
+        if self.no_body or not data:
+            return
+        try:
+            out = self.conn.send(Data(data))
+        except LocalProtocolError as exc:
+            log.error("aborting the response to %r: %s", self._target(), exc)
+            self.abort_response()
+            return
+        self.sent += len(data)
+        self.transport.write(out)
+
+    def send_file(self, body: FileBody) -> None:
+        if self.response != STARTED or self.closed or self.no_body or not body.count:
+            close_body(body)
+            if self.response == NONE and not self.closed:
+                self._before_start("send_file()")
+            return
+        try:
+            before, after = self.conn.send_body_framing(body.count)
+        except LocalProtocolError as exc:
+            close_body(body)
+            log.error("aborting the response to %r: %s", self._target(), exc)
+            self.abort_response()
+            return
+        self.sent += body.count
+        if before:
+            self.transport.write(before)
+        self.transport.sendfile(body.fd, body.offset, body.count)
+        if after:
+            self.transport.write(after)
+
+    def end_response(self) -> None:
+        if self.closed:
+            return
+        if self.response == NONE:
+            self._before_start("end()")
+            return
+        if self.response != STARTED:
+            return
+        try:
+            out = self.conn.send(_EOM)
+        except LocalProtocolError as exc:
+            log.error("aborting the response to %r: %s", self._target(), exc)
+            self.abort_response()
+            return
+        if out:
+            self.transport.write(out)
+        self._finish(self.sent)
+
+    def _before_start(self, what: str) -> None:
+        """A streaming app wrote before ``start_response``: a bug, answered 500."""
+        log.error("%s before start_response() on %r; answering 500", what, self._target())
+        self.respond(error_reply(500))
+
+    def _finish(self, sent: int) -> None:
+        self.response = ENDED
+        self.items = None
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.finished = True
+            exchange.ended = True
+        access_log = self.ctx.access_log
+        request = self.request
+        if access_log is not None and request is not None:
+            access_log.log(self.client[0], request, self.status, sent)
+        if not self.processing:
+            self._schedule()
+
+    def _target(self) -> bytes:
+        return self.request.target if self.request is not None else b"-"
+
+    def _request_done(self) -> bool:
+        return self.conn.their_state is not sansio.SEND_BODY
+
+    # -- the server's own answers ------------------------------------------------------------
+
+    def write_error(self, status: int) -> None:
+        """Queue the error reply ``status`` with ``Connection: close``."""
+        self._drop_body_source()
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.finished = True
+        conn = self.conn
+        reply = error_reply(status)
+        body = reply.body
+        assert isinstance(body, bytes)
+        try:
+            date = self.ctx.date
+            headers, _ = response_headers(status, reply.headers, date)
+            headers += ((b"content-length", b"%d" % len(body)), _CLOSE)
+            # The connection closes after this answer: say so (RFC 9112 §9.6). Given a
+            # "close" option, the core writes Connection: close and ends keep-alive.
+            out = conn.send(Response(status, tuple(headers), b"1.0"))
+            out += conn.send(Data(body)) + conn.send(_EOM)
+        except LocalProtocolError:
+            out = fallback_bytes(status, self.ctx.date)
+        self.response = ENDED
+        self.transport.write(out)
+        access_log = self.ctx.access_log
+        if access_log is not None:
+            access_log.log_error(self.client[0], status, len(body))
