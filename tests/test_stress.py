@@ -26,9 +26,10 @@ import pytest
 
 from driver import FileBody, HTTPRequest, Reply
 from driver import transport as transport_module
+from driver.config import TransportConfig
 from driver.protocol import HTTPProtocol
 from driver.static import StaticFiles
-from driver.transport import SocketTransport, TransportConfig
+from driver.transport import SocketTransport
 
 from server_helpers import read_response, read_until_close, threaded_server
 from stress_harness import MiB, raise_fd_limit, reset_socket, stress_server
