@@ -454,21 +454,33 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+PROBE_INTERVAL = 0.002
+
+
 def probe_latencies(port: int, path: str, duration: float, stop: threading.Event) -> list[float]:
-    """Sequential keep-alive GETs of ``path`` on one blocking socket for ``duration``
-    seconds (or until ``stop``): each one's latency in ms. Run on a thread (or in a
-    process) of its own so that the client's own work does not count."""
+    """Keep-alive GETs of ``path`` on one blocking socket, one due every
+    ``PROBE_INTERVAL`` seconds, for ``duration`` seconds (or until ``stop``): each one's
+    latency in ms, counted from when it was due, not from when it could be sent. A
+    server that stalls for 500 ms then shows 250 slow requests, not one (the
+    coordinated omission of a closed-loop client). Run in a process of its own so
+    that the client's own work does not count."""
     latencies: list[float] = []
     request = f"GET {path} HTTP/1.1\r\nHost: stress\r\n\r\n".encode()
-    deadline = time.monotonic() + duration
+    begin = time.perf_counter()
+    deadline = begin + duration
+    due = begin
     sock: socket.socket | None = None
     buffered = b""
-    while time.monotonic() < deadline and not stop.is_set():
+    while due < deadline and not stop.is_set():
         if sock is None:
             sock = socket.create_connection(("127.0.0.1", port), timeout=10)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             buffered = b""
-        start = time.perf_counter()
+        ahead = due - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+        start = due
+        due += PROBE_INTERVAL
         try:
             sock.sendall(request)
             while b"\r\n\r\n" not in buffered:
