@@ -17,13 +17,21 @@ then prints requests per second, p99 latency, and the ratios the project aims fo
 Every server answers ``Hello, world!`` (13 bytes) with access logging off; the
 http.server row serves a 13-byte file (it cannot do anything else).
 
+Then the WSGI rows (``bench/wsgi_bench.py``, skipped with ``--no-wsgi``): WSGI hello
+and a Flask JSON route on h10 (its default thread pool and ``--threads 0``), waitress,
+gunicorn sync and gunicorn gthread, one worker process each, with wrk, the server's
+CPU time per request, and issue 9's targets (h10 >= 1.5x waitress on hello and
+>= 1.2x on Flask with its pool; >= 2x inline). The memory run (200 MiB streamed to a
+slow reader) is ``python bench/wsgi_bench.py``'s.
+
 Usage::
 
     python bench/serve.py               # about 1 minute: 3 s per server and tool
     python bench/serve.py --quick       # a smoke run: 1 s each, rough numbers
     python bench/serve.py --server-cpus 0 --client-cpus 1
 
-Needs wrk, ab (apache2-utils) and taskset, plus ``pip install '.[bench]'``. Numbers
+Needs wrk, ab (apache2-utils) and taskset, plus ``pip install '.[bench]'`` (waitress,
+gunicorn and flask for the WSGI rows). Numbers
 are only comparable within one run on an otherwise idle machine.
 """
 
@@ -247,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="run only contenders whose name contains this (repeatable)",
     )
+    parser.add_argument("--no-wsgi", action="store_true", help="skip the WSGI rows")
     args = parser.parse_args(argv)
     for tool in ("wrk", "ab", "taskset"):
         if shutil.which(tool) is None:
@@ -281,6 +290,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             time.sleep(0.5)  # let TIME_WAIT and the CPU settle
     print_table(results)
+    if not args.no_wsgi:
+        import wsgi_bench
+
+        print()
+        print("WSGI, wrk keep-alive (bench/wsgi_bench.py):", flush=True)
+        rows = wsgi_bench.run_all(seconds, args.server_cpus, args.client_cpus, args.only)
+        print()
+        print("\n".join(wsgi_bench.print_table(rows)))
     return 0
 
 

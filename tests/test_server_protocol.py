@@ -196,13 +196,16 @@ def test_underscore_header_fields_cannot_spoof_the_environ(server: ServerProcess
     assert echo(response.partition(b"\r\n\r\n")[2])["x_forwarded_for"] == "10.1.2.3"
 
 
-def test_chunked_body_gets_content_length_from_its_framing(server: ServerProcess) -> None:
+def test_chunked_body_streams_to_wsgi_without_content_length(server: ServerProcess) -> None:
+    # The body streams to the app as it arrives, so its length is not known up front:
+    # no CONTENT_LENGTH, and wsgi.input_terminated lets the app read to the end.
     response = raw_exchange(
         server.port,
         b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
         b"Connection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
     )
-    assert echo(response.partition(b"\r\n\r\n")[2])["content_length"] == "7"
+    fields = echo(response.partition(b"\r\n\r\n")[2])
+    assert fields["content_length"] == "" and fields["body_len"] == "7"
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from .config import Config
 from .loop import Loop, make_listener
 from .server import Server, serve
 from .static import StaticFiles
-from .wsgi import WSGIAdapter
+from .wsgi import WSGIAdapter, serve_wsgi
 
 __all__ = [
     "App",
@@ -49,4 +49,5 @@ __all__ = [
     "is_streaming",
     "make_listener",
     "serve",
+    "serve_wsgi",
 ]

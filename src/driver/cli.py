@@ -7,7 +7,7 @@ import os
 import sys
 
 from .app import App
-from .config import Config, cpu_count, default_backlog
+from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
 from .log import setup_logging
 from .server import serve
 
@@ -25,6 +25,16 @@ def _count(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_THREADS}, got {text}")
     return value
 
 
@@ -67,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apps.add_argument(
         "--wsgi", metavar="MODULE:APP", help="serve a PEP 3333 WSGI application instead of files"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        metavar="N",
+        help=f"with --wsgi: threads that run the application (default {DEFAULT_THREADS}); "
+        "0 runs it on the loop's thread, fastest for applications that never block",
     )
     parser.add_argument(
         "--workers",
@@ -153,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads is not None and not args.wsgi:
+        parser.error("--threads applies to --wsgi applications only")
     setup_logging(args.log_level)
     config = Config(
         host=args.bind,
@@ -171,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         max_body_size=args.max_body_size,
         access_log=not args.no_access_log,
         access_log_path=args.access_log,
+        threads=DEFAULT_THREADS if args.threads is None else args.threads,
     )
     app: App
     if args.hello:
@@ -178,11 +200,21 @@ def main(argv: list[str] | None = None) -> int:
 
         app, what = hello_app, "hello"
     elif args.wsgi:
-        from .wsgi import wsgi_app
+        from .wsgi import AppLoadError, load_app, serve_wsgi
 
         sys.path.insert(0, os.getcwd())
-        app = wsgi_app(args.wsgi, host=args.bind, port=args.port, multiprocess=args.workers > 1)
-        what = f"WSGI app {args.wsgi}"
+        try:
+            wsgi_app = load_app(args.wsgi)
+        except AppLoadError as exc:
+            print(f"python -m driver: {exc}", file=sys.stderr)
+            return 2
+        threads = f"{config.threads} threads" if config.threads else "inline on the loop"
+        try:
+            serve_wsgi(wsgi_app, config, what=f"WSGI app {args.wsgi} ({threads})")
+        except OSError as exc:
+            print(f"python -m driver: {exc}", file=sys.stderr)
+            return 1
+        return 0
     else:
         from .static import StaticFiles
 

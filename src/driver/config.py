@@ -11,7 +11,15 @@ import resource
 import socket
 from dataclasses import dataclass, fields
 
-__all__ = ["Config", "cpu_count", "default_backlog"]
+__all__ = ["DEFAULT_THREADS", "MAX_THREADS", "Config", "cpu_count", "default_backlog"]
+
+DEFAULT_THREADS = 4
+"""``Config.threads`` when not given. Measured with ``bench/wsgi_bench.py``'s
+applications (one CPU, wrk -c50, three alternating runs): WSGI hello 18.2-18.5k req/s
+with 4 threads against 16.7-18.2k with 8 (Flask JSON 7.3-7.6k against 6.8-7.6k), and
+lower still with 16: threads beyond the CPUs' work only add switching under the GIL.
+4 is also waitress's default, and leaves three threads free while one request blocks."""
+MAX_THREADS = 1024
 
 
 def _somaxconn() -> int:
@@ -113,6 +121,12 @@ class Config:
     access_log_path: str | None = None
     """File for the access log; ``None`` means standard error."""
 
+    threads: int = DEFAULT_THREADS
+    """Threads that run a WSGI application (``--threads``), so that one that blocks
+    holds a thread, never the loop; 0 runs it on the loop thread (fastest, for
+    applications that never block). Threads start only when every running one is
+    busy. The default is measured in ``bench/wsgi_bench.py`` (see ``driver.wsgi``)."""
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
@@ -137,6 +151,8 @@ class Config:
             raise ValueError("Config.low_water must not exceed Config.high_water")
         if self.max_connections == 0:
             object.__setattr__(self, "max_connections", _default_max_connections())
+        if self.threads > MAX_THREADS:
+            raise ValueError(f"Config.threads must be at most {MAX_THREADS}, got {self.threads}")
 
 
 def cpu_count() -> int:

@@ -1,0 +1,117 @@
+"""The PEP 3333 ``environ`` for one request.
+
+Every key PEP 3333 requires, built from the request head as the core parsed it:
+
+- ``PATH_INFO`` is the path percent-decoded to bytes and then read as latin-1 (PEP 3333's
+  "native strings" rule: each byte becomes the code point of the same value, so a
+  framework can re-encode to bytes and decode UTF-8 itself). An absolute-form target
+  (``GET http://host/path``) contributes only its path. ``SCRIPT_NAME`` is ``""``.
+- ``QUERY_STRING`` stays percent-encoded, as sent.
+- ``CONTENT_LENGTH`` is the request's Content-Length (the core has checked it, and
+  collapsed repeated equal values such as ``3, 3``); a chunked body has none, and
+  ``wsgi.input_terminated`` tells the application to read to the end instead.
+- ``HTTP_*`` for every other field, repeated fields joined with ``,`` (RFC 9110 §5.3).
+  Fields whose names contain ``_`` are left out: ``X_Forwarded_For`` would become
+  ``HTTP_X_FORWARDED_FOR``, the same key as ``X-Forwarded-For``, and a client could
+  spoof what a proxy in front of us set (nginx and gunicorn drop them too).
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.parse
+from typing import Any
+
+from .app import HTTPRequest
+
+__all__ = ["Environ", "EnvironBuilder"]
+
+Environ = dict[str, Any]
+
+# Header names are lower-case bytes in the core's events; their environ keys are
+# computed once per distinct name.
+_KEYS: dict[bytes, str] = {}
+_MAX_CACHED_KEYS = 1024
+
+
+def _key(name: bytes) -> str:
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        if len(_KEYS) < _MAX_CACHED_KEYS:  # names are client-chosen: bound the cache
+            _KEYS[name] = key
+    return key
+
+
+def _path_info(path: bytes) -> str:
+    if path.startswith((b"http://", b"https://")):
+        slash = path.find(b"/", path.find(b"//") + 2)
+        path = path[slash:] if slash != -1 else b"/"
+    if b"%" in path:
+        path = urllib.parse.unquote_to_bytes(path)
+    return path.decode("latin-1")
+
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+
+
+class EnvironBuilder:
+    """Builds environs for one server: the keys that never change are set once, in a
+    template that each request copies."""
+
+    __slots__ = ("_template",)
+
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        server_port: str,
+        multithread: bool,
+        multiprocess: bool,
+        url_scheme: str = "http",
+        extra: Environ | None = None,
+    ) -> None:
+        self._template: Environ = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url_scheme,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": multithread,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            **(extra or {}),
+        }
+
+    def __call__(self, request: HTTPRequest, wsgi_input: object) -> Environ:
+        """The environ for ``request``, reading its body from ``wsgi_input``."""
+        environ = self._template.copy()
+        path, _, query = request.target.partition(b"?")
+        method = request.method
+        environ["REQUEST_METHOD"] = _METHODS.get(method) or method.decode("latin-1")
+        environ["PATH_INFO"] = _path_info(path)
+        environ["QUERY_STRING"] = query.decode("latin-1")
+        version = request.http_version
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version.decode("latin-1")
+        host, port = request.client[:2]
+        environ["REMOTE_ADDR"] = host
+        environ["REMOTE_PORT"] = str(port)
+        environ["wsgi.input"] = wsgi_input
+        for name, value in request.headers:
+            if b"_" in name:
+                continue
+            key = _key(name)
+            text = value.decode("latin-1")
+            if key == "CONTENT_LENGTH":
+                # The core accepted it, so every listed value is the same number.
+                environ[key] = text.partition(",")[0].strip()
+            elif key in environ:
+                environ[key] = f"{environ[key]},{text}"
+            else:
+                environ[key] = text
+        return environ
