@@ -39,6 +39,10 @@ _SENDFILE_CHUNK: Final = 1 << 20
 # would otherwise keep the loop in one on_writable for the whole file (a 1 GiB file
 # held other clients up 321 ms). Beyond it the transport yields to the next round.
 WRITE_BUDGET: Final = 1 << 20
+# Files queued (each holding its descriptor) at which the producer is paused: one
+# may wait for a slow client without costing a pause; a client that pipelines file
+# requests and does not read holds no more than this.
+QUEUED_FILES: Final = 2
 # Accepted sockets stay in blocking mode (saving an ioctl per connection); every recv
 # and send says MSG_DONTWAIT instead. sendfile takes no flags, so a socket that sends
 # a file is switched to non-blocking first.
@@ -242,10 +246,10 @@ class SocketTransport:
         if not self.mask & EPOLLOUT:
             # At once, even in a batch: the file should not wait for later requests.
             self.on_writable()
-        if self._files and not self._paused_writing and not self.closed:
-            # A file the kernel did not take whole keeps its descriptor open: until it
-            # has left, the producer stops (no next pipelined request opens another),
-            # so that a client that does not read holds one descriptor for files,
+        if self._files >= QUEUED_FILES and not self._paused_writing and not self.closed:
+            # A file the kernel did not take whole keeps its descriptor open: until
+            # one has left, the producer stops (no next pipelined request opens
+            # another), so that a client that does not read holds a few descriptors,
             # not every one the process has.
             self._pause_protocol()
         elif self._size > self.config.high_water and not self._paused_writing:
@@ -343,7 +347,11 @@ class SocketTransport:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
         if queue:
             self._start_writing()  # progress (or the first try): the timeout starts again
-            if self._paused_writing and self._size <= self.config.low_water and not self._files:
+            if (
+                self._paused_writing
+                and self._size <= self.config.low_water
+                and self._files < QUEUED_FILES
+            ):
                 self._paused_writing = False
                 self.protocol.resume_writing()
         else:
