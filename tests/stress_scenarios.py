@@ -57,7 +57,8 @@ from stress_harness import (
 )
 
 T = TypeVar("T")
-FUZZ_CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus" / "requests"
+STRESS_DIR = Path(__file__).resolve().parent  # holds stress_wsgi_app.py
+FUZZ_CORPUS = STRESS_DIR.parent / "fuzz" / "corpus" / "requests"
 
 
 @dataclass(frozen=True)
@@ -610,10 +611,15 @@ async def _upload(
         return 0, 0
 
 
-def big_bodies(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
-    """Concurrent 16 MiB uploads to an app that discards the body."""
+def big_bodies(
+    scale: Scale, workdir: Path, trigger: str = "level", *, wsgi: bool = False
+) -> list[Row]:
+    """Concurrent 16 MiB uploads to an app that discards the body: the native streaming
+    app, or a WSGI app reading ``wsgi.input`` on the thread pool."""
     count = scale.n(200, 12)
-    name = "Big bodies" if scale.full else f"Big bodies (short: {count})"
+    name = "Big bodies" + (" (WSGI)" if wsgi else "")
+    if not scale.full:
+        name += f" (short: {count})"
     size = 16 * MiB
     tiny_size = 4 * MiB if scale.full else 1 * MiB
     plan: list[tuple[str, int, float, int | None]] = []
@@ -625,8 +631,12 @@ def big_bodies(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]
         rate = 8 * MiB if i % 3 == 2 else 0.0
         reset_at = this_size // 2 if i % 6 == 5 else None
         plan.append((kind, this_size, rate, reset_at))
-    args = ["--root", str(workdir), *_trigger_args(trigger)]
-    with stress_server(args, native=True) as server:
+    if wsgi:
+        args = ["--wsgi", "stress_wsgi_app:app", "--no-access-log", *_trigger_args(trigger)]
+        started = stress_server(args, cwd=STRESS_DIR)
+    else:
+        started = stress_server(["--root", str(workdir), *_trigger_args(trigger)], native=True)
+    with started as server:
         asyncio.run(_upload(server.port, "length", MiB, 0.0, None))
         time.sleep(0.5)
         base_fds, base_rss = server.fds, server.rss_kib
@@ -1247,6 +1257,10 @@ def workers(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     ]
 
 
+def big_bodies_wsgi(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
+    return big_bodies(scale, workdir, trigger, wsgi=True)
+
+
 Scenario = Callable[[Scale, Path, str], list[Row]]
 
 SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
@@ -1254,6 +1268,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "slow-clients": (slow_clients, ("level",)),
     "storm": (storm, ("level", "edge")),
     "big-bodies": (big_bodies, ("level",)),
+    "big-bodies-wsgi": (big_bodies_wsgi, ("level",)),
     "slow-readers": (slow_readers, ("level",)),
     "fairness": (fairness, ("level",)),
     "fd-exhaustion": (fd_exhaustion, ("level",)),

@@ -40,6 +40,7 @@ SHORT = {
     "slow-clients": 0.06,  # 60 slowloris/silent connections, 3 s deadline
     "storm": 0.03,  # 1,500 requests per trigger mode
     "big-bodies": 0.06,  # 12 uploads of 16 MiB
+    "big-bodies-wsgi": 0.06,
     "slow-readers": 0.2,  # 4 readers + 1 stream, 3 s
     "fairness": 0.1,
     "fd-exhaustion": 0.1,
