@@ -67,7 +67,7 @@ DISCARD_LIMIT: Final = 1 << 20
 # Requests one connection may start in one round of the loop. A client that pipelines
 # hundreds of requests (and perhaps resets) would otherwise have them all answered
 # before anyone else is served; past this many the rest wait for the next round.
-REQUESTS_PER_ROUND: Final = 8
+REQUESTS_PER_ROUND: Final = 4
 _NEVER: Final = float("inf")
 
 
