@@ -14,7 +14,8 @@ Timers: anything ``Timed`` has a ``deadline``; the heap holds ``(when, serial,
 timed)`` entries. Entries are lazy: one is pushed only when a deadline moves *earlier*
 than the earliest entry of its owner; when an entry comes due and the deadline has
 moved later, it is pushed again. A deadline pushed later by another request costs one
-float store and no heap work. Entries of closed owners are dropped when they surface.
+float store and no heap work. Entries hold weak references, so a closed connection is
+freed at once; its entries are dropped when they surface.
 
 ``call_soon_threadsafe`` appends to a deque and writes to an eventfd in the epoll set,
 so another thread wakes the loop at once. Signals arrive through
@@ -35,6 +36,7 @@ import signal
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
@@ -42,7 +44,8 @@ from typing import Any
 
 from .config import Config, TransportConfig
 from .interfaces import ProtocolFactory, Timed
-from .transport import SocketTransport
+from .memory import release_free_memory
+from .transport import EPOLLIN, SocketTransport
 
 __all__ = ["Loop", "make_listener"]
 
@@ -51,6 +54,12 @@ log = logging.getLogger("driver")
 _EPOLLET = select.EPOLLET
 _NEVER = float("inf")
 _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# After connections have closed, free memory goes back to the system at most this
+# often (see driver.memory).
+_TRIM_INTERVAL = 1.0
+# Connections accepted in one round: each is read at once, so a burst of connects
+# (pipelining, perhaps, and resetting) is taken in slices, between other clients.
+_ACCEPTS_PER_ROUND = 16
 
 
 def make_listener(config: Config, *, reuse_port: bool = False) -> socket.socket:
@@ -96,9 +105,14 @@ class Loop:
         self.stopping = False
         self.transports: dict[int, SocketTransport] = {}
         self.handlers: dict[int, Callable[[int], None]] = {}
-        self.heap: list[tuple[float, int, Timed]] = []
+        self.heap: list[tuple[float, int, weakref.ref[Timed]]] = []
         self._serial = 0
         self._closed_since_compact = 0
+        # Out of descriptors at this many connections (0: not now); logged once per
+        # burst, not on every retry as connections come and go at the limit.
+        self._fd_ceiling = 0
+        self._closed_since_trim = 0
+        self._trim_at = _NEVER
         self._ready: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._threadsafe: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -132,7 +146,10 @@ class Loop:
         """Make sure a heap entry comes due no later than ``timed.deadline``."""
         self._serial += 1
         timed.timer_at = timed.deadline
-        heapq.heappush(self.heap, (timed.deadline, self._serial, timed))
+        # A weak reference: a connection that closes is freed at once, with its
+        # buffers, instead of living on in the heap until its deadline (a header
+        # timeout of 60 s, for thousands of rejected connections).
+        heapq.heappush(self.heap, (timed.deadline, self._serial, weakref.ref(timed)))
 
     def modify(self, fd: int, mask: int) -> None:
         with contextlib.suppress(OSError):
@@ -143,14 +160,12 @@ class Loop:
         # Closing the socket removes it from the epoll set; no unregister call needed.
         self.transports.pop(fd, None)
         self.handlers.pop(fd, None)
+        if not self._closed_since_trim:
+            self._trim_at = self.now + _TRIM_INTERVAL
+        self._closed_since_trim += 1
         self._closed_since_compact += 1
-        if self._closed_since_compact > 4096:
-            # Entries of closed connections would otherwise stay (and keep their
-            # objects alive) until they come due: drop them when they pile up.
-            self._closed_since_compact = 0
-            if len(self.heap) > 2 * len(self.transports) + 64:
-                self.heap = [entry for entry in self.heap if not entry[2].closed]
-                heapq.heapify(self.heap)
+        if self._closed_since_compact > 1024 and 2 * self._closed_since_compact > len(self.heap):
+            self._compact()
         if not self._accepting and not self.stopping:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
@@ -197,7 +212,7 @@ class Loop:
         transport_config = self.transport_config
         cap = self.config.max_connections
         nodelay = self.config.nodelay
-        while True:
+        for _ in range(_ACCEPTS_PER_ROUND):
             if len(transports) >= cap:
                 self._stop_accepting()
                 return
@@ -208,10 +223,18 @@ class Loop:
             except OSError as exc:
                 if exc.errno in _ACCEPT_ERRORS:
                     # Out of descriptors or memory: wait for a connection to close.
-                    log.warning("accept failed: %s; pausing the listener", exc)
+                    # Each close retries, so only the first failure of a burst is logged.
+                    if not self._fd_ceiling:
+                        self._fd_ceiling = max(1, len(transports))
+                        log.warning(
+                            "accept failed: %s; pausing the listener until a connection closes",
+                            exc,
+                        )
                     self._stop_accepting()
                     return
                 continue  # ECONNABORTED and friends: the client gave up; go on.
+            if self._fd_ceiling and len(transports) < self._fd_ceiling * 0.9:
+                self._fd_ceiling = 0  # well below the limit again: the burst is over
             sock = make_socket(family, kind, proto, fd)
             if nodelay:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -232,6 +255,13 @@ class Loop:
             protocol = transport.protocol
             if protocol.deadline < protocol.timer_at:
                 self.schedule(protocol)
+        if self.flags & _EPOLLET:
+            # More may be waiting, and no new edge will say so.
+            self.call_soon(self._accept_more)
+
+    def _accept_more(self) -> None:
+        if self._accepting:
+            self._on_listener(0)
 
     # -- signals and shutdown ----------------------------------------------------------
 
@@ -261,7 +291,16 @@ class Loop:
         self.stopping = True
         self._stop_accepting()
         for transport in list(self.transports.values()):
-            if transport.protocol.idle:
+            if not transport.protocol.idle or transport.closed:
+                continue
+            if transport.mask & EPOLLIN:
+                # A request that has already arrived is answered (with Connection:
+                # close: the loop is stopping); only then is the connection idle.
+                try:
+                    transport.on_readable()
+                except Exception:
+                    self.fail(transport)
+            if not transport.closed and transport.protocol.idle:
                 transport.close()
 
     def stop_threadsafe(self) -> None:
@@ -276,8 +315,9 @@ class Loop:
         now = self.now
         # self.heap, not a local: a timeout that closes a connection may compact it.
         while self.heap and self.heap[0][0] <= now:
-            when, _serial, timed = heapq.heappop(self.heap)
-            if timed.closed or timed.timer_at != when:
+            when, _serial, ref = heapq.heappop(self.heap)
+            timed = ref()
+            if timed is None or timed.closed or timed.timer_at != when:
                 continue
             if timed.deadline > now:
                 if timed.deadline != _NEVER:
@@ -290,6 +330,14 @@ class Loop:
                 timed.on_timeout()
             except Exception:
                 self._failed(timed)
+
+    def _compact(self) -> None:
+        """Drop the entries of connections that are gone (in place: ``_expire`` may
+        be walking the heap when a timeout closes a connection)."""
+        heap = self.heap
+        heap[:] = [entry for entry in heap if _alive(entry[2])]
+        heapq.heapify(heap)
+        self._closed_since_compact = 0
 
     def _failed(self, owner: object) -> None:
         """A timer or callback raised: fail the connection it belongs to, if any."""
@@ -375,9 +423,17 @@ class Loop:
                 timeout = max(0.0, give_up - self.now) + 0.001
             else:
                 timeout = -1
+            if self._closed_since_trim:
+                wait = max(0.0, self._trim_at - self.now) + 0.001
+                timeout = wait if timeout < 0 else min(timeout, wait)
             events = poll(timeout)
             self.now = monotonic()
             self.on_wake()
+            if self._signalled and not self.stopping:
+                # The signal handler has run, but the wake-up socket may come last in
+                # this batch: stop first, so that a request in the same batch is
+                # answered with Connection: close rather than kept alive and closed.
+                self.stop()
             for fd, mask in events:
                 handler = handlers.get(fd)
                 if handler is None:
@@ -394,4 +450,15 @@ class Loop:
                 self._expire()
             if ready:
                 self._run_ready()
+            if self._closed_since_trim and self.now >= self._trim_at:
+                self._closed_since_trim = 0
+                # Entries of closed connections first: they would pin the memory of
+                # the burst they were allocated in.
+                self._compact()
+                release_free_memory()
             self.tick()
+
+
+def _alive(ref: weakref.ref[Timed]) -> bool:
+    timed = ref()
+    return timed is not None and not timed.closed

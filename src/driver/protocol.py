@@ -67,6 +67,10 @@ CLOSING: Final = 6
 
 LINGER_SECONDS: Final = 2.0
 DISCARD_LIMIT: Final = 1 << 20
+# Requests one connection may start in one round of the loop. A client that pipelines
+# hundreds of requests (and perhaps resets) would otherwise have them all answered
+# before anyone else is served; past this many the rest wait for the next round.
+REQUESTS_PER_ROUND: Final = 4
 _NEVER: Final = float("inf")
 
 
@@ -74,6 +78,7 @@ class HTTPProtocol(ResponseWriter):
     """One client connection's HTTP (implements ``interfaces.ConnectionProtocol``)."""
 
     __slots__ = (
+        "__weakref__",
         "app_paused",
         "body",
         "deadline",
@@ -193,10 +198,12 @@ class HTTPProtocol(ResponseWriter):
 
     @property
     def idle(self) -> bool:
+        # Part of a head is owed nothing either: at shutdown it is closed at once
+        # rather than holding the process for the grace period.
         return (
             self.request is None
             and not self.transport.get_write_buffer_size()
-            and (self.phase == IDLE or self.phase == FRESH)
+            and (self.phase <= HEAD or self.phase == IDLE)
         )
 
     # -- timers ---------------------------------------------------------------------
@@ -255,11 +262,16 @@ class HTTPProtocol(ResponseWriter):
         conn = self.conn
         next_event = conn.next_event
         streaming = self.ctx.streaming
+        budget = REQUESTS_PER_ROUND
         try:
             while self.phase < LINGER:
                 if self.request is None:
                     if self.write_paused:
                         break
+                    if not budget:
+                        self._schedule()  # the rest in the next round, after the others
+                        break
+                    budget -= 1
                     event = next_event()
                     cls = type(event)
                     if cls is Request:

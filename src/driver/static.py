@@ -32,6 +32,7 @@ is older than ``RESOLVE_SECONDS``.
 from __future__ import annotations
 
 import email.utils
+import errno
 import html
 import mimetypes
 import os
@@ -53,6 +54,14 @@ _ALLOWED: Final = (b"GET", b"HEAD")
 _CONDITIONS: Final = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 CACHE_ENTRIES: Final = 256
 RESOLVE_SECONDS: Final = 1.0
+# Out of descriptors (the process's or the system's): the file is there, the server
+# cannot open it now. 503 with Retry-After, never a 404 that says it does not exist.
+_NO_DESCRIPTORS: Final = frozenset({errno.EMFILE, errno.ENFILE})
+
+
+def _unavailable() -> Reply:
+    reply = error_reply(503)
+    return Reply(503, (*reply.headers, (b"retry-after", b"1")), reply.body)
 
 
 def _content_type(path: str) -> bytes:
@@ -100,6 +109,9 @@ class StaticFiles:
         self._prefix = os.path.join(self.root, "")
         self.inline_limit = inline_limit
         self._cache: dict[bytes, _Entry] = {}
+        # mimetypes reads /etc/mime.types on first use: do it now, not under load,
+        # when the process may have no descriptor left to open it with.
+        mimetypes.init()
 
     def __call__(self, request: HTTPRequest) -> Reply:
         if request.method not in _ALLOWED:
@@ -151,7 +163,7 @@ class StaticFiles:
             if not stat.S_ISREG(st.st_mode):
                 return self._listing(path, url_path)
             path = index
-        elif not stat.S_ISREG(st.st_mode) or url_path.endswith("/"):
+        elif not stat.S_ISREG(st.st_mode) or url_path.endswith(("/", "/.")):
             return error_reply(404)  # a special file, or a file asked for as a directory
         return self._file(request, path, key)
 
@@ -241,8 +253,8 @@ class StaticFiles:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except PermissionError:
             return error_reply(403)
-        except OSError:
-            return error_reply(404)
+        except OSError as exc:
+            return _unavailable() if exc.errno in _NO_DESCRIPTORS else error_reply(404)
         try:
             st = os.fstat(fd)
             size = st.st_size
@@ -315,8 +327,8 @@ class StaticFiles:
             names = sorted(os.listdir(path), key=str.lower)
         except PermissionError:
             return error_reply(403)
-        except OSError:
-            return error_reply(404)
+        except OSError as exc:
+            return _unavailable() if exc.errno in _NO_DESCRIPTORS else error_reply(404)
         title = html.escape(f"Directory listing for {url_path}", quote=False)
         lines = [
             "<!DOCTYPE HTML>",
