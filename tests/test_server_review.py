@@ -344,7 +344,9 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
                 time.sleep(0.002)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         assert _wait(lambda: not loop.transports, 10)
-        closed: list[object] = [entry[2] for entry in list(loop.heap) if entry[2].closed]
+        # The heap holds weak references: what a closed connection still pins there.
+        entries = [entry[2]() for entry in list(loop.heap)]
+        closed: list[object] = [timed for timed in entries if timed is not None and timed.closed]
         shared = {id(loop), id(loop.context), id(loop.config), id(loop.transport_config)}
         retained = _retained_bytes(closed, shared)
     assert retained < 1 * MiB, f"{len(closed)} closed connections keep {retained} bytes"
