@@ -240,3 +240,15 @@ def test_http_1_0_streamed_response_is_close_delimited(server: ServerProcess) ->
     assert head.startswith(b"HTTP/1.0 200 OK")
     assert b"content-length" not in head.lower() and b"chunked" not in head.lower()
     assert body == b"s" * MIB
+
+
+def test_one_read_of_a_body_larger_than_the_input_buffer(server: ServerProcess) -> None:
+    # read(CONTENT_LENGTH) in one call, as Django's request.body does: the input buffer
+    # pauses the socket at its high-water mark, and the waiting reader must resume it.
+    size = 4 * MIB
+    head = f"POST /echo HTTP/1.0\r\nContent-Length: {size}\r\n\r\n".encode()
+    with server.connect(timeout=20) as sock:
+        sock.sendall(head + b"x" * size)
+        response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.0 200 "), response[:200]
+    assert response.endswith(b"\r\n\r\n%d" % size)

@@ -152,25 +152,31 @@ class WSGIInput:
         pieces: list[bytes] = []
         wanted = size
         with self._lock:
-            try:
-                while wanted != 0 and self._wait():
-                    piece = self._take(wanted if wanted > 0 else self._size, until_newline)
-                    pieces.append(piece)
-                    if wanted > 0:
-                        wanted -= len(piece)
-                    if until_newline and piece.endswith(b"\n"):
+            while wanted != 0:
+                if not self._size:
+                    # About to wait for more: a paused socket must be resumed first, or
+                    # a read larger than the high-water mark (read() of a big body)
+                    # would wait for bytes the loop no longer reads.
+                    self._maybe_resume()
+                    if not self._wait():
                         break
-            finally:
-                # Resume the socket once the reader has drained to half the high-water
-                # mark (outside the lock: the callback hands work to the loop).
-                resume = self._paused and self._size <= self._high_water // 2
-                if resume:
-                    self._paused = False
-        if resume:
-            self._resume_reading()
+                piece = self._take(wanted if wanted > 0 else self._size, until_newline)
+                pieces.append(piece)
+                if wanted > 0:
+                    wanted -= len(piece)
+                if until_newline and piece.endswith(b"\n"):
+                    break
+            self._maybe_resume()
         if len(pieces) == 1:
             return pieces[0]
         return b"".join(pieces)
+
+    def _maybe_resume(self) -> None:
+        """Resume the socket once the reader has drained to half the high-water mark
+        (lock held; the callback only posts work to the loop, it takes no lock of ours)."""
+        if self._paused and self._size <= self._high_water // 2:
+            self._paused = False
+            self._resume_reading()
 
     def read(self, size: int | None = -1) -> bytes:
         """``size`` bytes (fewer only at the end of the body); all of it by default."""
