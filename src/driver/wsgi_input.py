@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 __all__ = ["EMPTY_INPUT", "ClientDisconnected", "EmptyInput", "WSGIInput"]
 
-HIGH_WATER = 256 * 1024
+HIGH_WATER = 64 * 1024
 
 _OPEN, _ENDED, _FAILED, _DISCARDED = range(4)
 
