@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +41,30 @@ TRIGGER_MODES = ("level", "edge")
 class ServerProcess:
     """A running ``python -m driver`` and what it wrote to standard error."""
 
-    def __init__(self, args: list[str], cwd: Path | None, start_timeout: float) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: Path | None,
+        start_timeout: float,
+        *,
+        entry: Sequence[str] = ("-m", "driver"),
+        preexec_fn: Callable[[], None] | None = None,
+        src: Path = SRC,
+    ) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(SRC), str(cwd or ""), env.get("PYTHONPATH", "")) if p
+            p for p in (str(src), str(cwd or ""), env.get("PYTHONPATH", "")) if p
         )
         env["PYTHONUNBUFFERED"] = "1"
         self.args = args
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "driver", "--bind", "127.0.0.1", "--port", "0", *args],
+            [sys.executable, *entry, "--bind", "127.0.0.1", "--port", "0", *args],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=preexec_fn,
         )
         self._lines: list[str] = []
         self._lock = threading.Lock()

@@ -31,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server_helpers import ServerProcess
+
 TESTS = Path(__file__).resolve().parent
 # The sources the servers run: this tree's, or another's (to compare two versions).
 SRC = Path(os.environ.get("STRESS_SRC") or TESTS.parent / "src")
@@ -119,8 +121,9 @@ class RssSampler:
 # -- the server ------------------------------------------------------------------------
 
 
-class StressServer:
-    """A server process on 127.0.0.1 and what it wrote to standard error."""
+class StressServer(ServerProcess):
+    """A server process on 127.0.0.1 (``python -m driver``, or the native stress app),
+    with what the scenarios measure of it: RSS, descriptors, CPU, the error log."""
 
     def __init__(
         self,
@@ -131,64 +134,15 @@ class StressServer:
         nofile: int | None = None,
         start_timeout: float = 20.0,
     ) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(SRC), str(cwd or ""), env.get("PYTHONPATH", "")) if p
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        entry = [str(STRESS_APP)] if native else ["-m", "driver"]
-        command = [sys.executable, *entry, "--bind", "127.0.0.1", "--port", "0", *args]
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         limit = nofile if nofile is not None else hard
 
         def set_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
-        self.proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=set_limit,
-        )
+        entry = [str(STRESS_APP)] if native else ["-m", "driver"]
+        super().__init__(list(args), cwd, start_timeout, entry=entry, preexec_fn=set_limit, src=SRC)
         self.pid = self.proc.pid
-        self.port = 0
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._found = threading.Event()
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
-        if not self._found.wait(start_timeout) or not self.port:
-            self.kill()
-            raise RuntimeError(f"server did not start: {self.stderr}")
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.kill()
-                    raise RuntimeError(f"server does not accept: {self.stderr}") from None
-                time.sleep(0.02)
-
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            with self._lock:
-                self._lines.append(line)
-            if not self.port and (match := BANNER.search(line)):
-                self.port = int(match.group(1))
-                self._found.set()
-        self._found.set()
-
-    @property
-    def stderr(self) -> str:
-        with self._lock:
-            return "".join(self._lines)
 
     def log_mark(self) -> int:
         """A position in the error log, for ``log_since``."""
@@ -214,9 +168,6 @@ class StressServer:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
     def wait_fds(self, at_most: int, timeout: float) -> int:
         """Wait until the server holds at most ``at_most`` descriptors; return the count."""
         deadline = time.monotonic() + timeout
@@ -228,17 +179,8 @@ class StressServer:
         """Give the server a moment to finish what is in flight (closing, freeing)."""
         time.sleep(pause)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._reader.join(5)
-        return self.proc.returncode
-
     def kill(self) -> None:
+        # --workers: the supervisor's children too.
         for pid in children(self.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
