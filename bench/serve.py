@@ -36,17 +36,16 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servers import default_cpus, free_port, latency_ms, running, wait_until_serving
+
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parent / "src"
 SMALL = b"Hello, world!\n"  # 14 bytes
 BIG_SIZE = 1 << 20
 UPLOAD_SIZE = 1 << 20
@@ -80,12 +79,6 @@ class Row:
     wrk: Result = field(default_factory=Result)
     ab: Result | None = None
     peak_rss_mib: float = 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def nginx_config(tmp: Path, port: int, docroot: Path) -> Path:
@@ -173,24 +166,6 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
     return out
 
 
-def wait_until_serving(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                sock.sendall(request)
-                data = sock.recv(64)
-                if re.match(rb"HTTP/1\.[01] 200", data):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("did not answer 200 in 20 s")
-
-
 def tree_peak_rss_mib(pid: int) -> float:
     """Peak resident memory (VmHWM) of ``pid`` and its descendants, in MiB."""
     total = 0
@@ -208,33 +183,6 @@ def tree_peak_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-@contextlib.contextmanager
-def running(contender: Contender, cpus: str) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen(
-        ["taskset", "-c", cpus, *contender.command],
-        cwd=HERE,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _latency_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def _megabytes(value: str, unit: str) -> float:
     return float(value) * {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[unit]
 
@@ -250,7 +198,7 @@ def run_wrk(url: str, seconds: int, cpus: str, connections: int, lua: str) -> Re
     if match := re.search(r"Requests/sec:\s+([\d.]+)", out):
         result.rps = float(match.group(1))
     if match := re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE):
-        result.p99_ms = _latency_ms(match.group(1), match.group(2))
+        result.p99_ms = latency_ms(match.group(1), match.group(2))
     if match := re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out):
         result.mb_s = _megabytes(match.group(1), match.group(2))
     if match := re.search(
@@ -281,20 +229,11 @@ def run_ab(url: str, seconds: int, cpus: str, connections: int) -> Result:
     return result
 
 
-def default_cpus() -> tuple[str, str]:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return str(cpus[0]), str(cpus[0])
-    half = max(1, len(cpus) // 2)
-    # The server gets one CPU (each contender runs one worker); the clients the rest.
-    return str(cpus[0]), ",".join(str(c) for c in cpus[half:]) or str(cpus[-1])
-
-
 def measure(contender: Contender, port: int, seconds: int, args: argparse.Namespace) -> Row:
     row = Row(contender)
     url = f"http://127.0.0.1:{port}{contender.path}"
     try:
-        with running(contender, args.server_cpus) as proc:
+        with running(contender.command, args.server_cpus) as proc:
             wait_until_serving(port, contender.path, proc)
             row.wrk = run_wrk(url, seconds, args.client_cpus, contender.connections, contender.lua)
             if contender.ab:

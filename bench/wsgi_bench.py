@@ -37,12 +37,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from servers import default_cpus, free_port, latency_ms, running, wait_until_serving
+
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parent / "src"
 CONNECTIONS = 50
 GTHREAD_THREADS = 4
 MIB = 1024 * 1024
@@ -94,55 +94,7 @@ def contenders(app: str, port: int) -> list[Contender]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    request = f"GET {path} HTTP/1.0\r\nHost: bench\r\n\r\n".encode()
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                sock.sendall(request)
-                data = b""
-                while chunk := sock.recv(65536):
-                    data += chunk
-                if data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n", 1)[0]:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not answer in 30 s")
-
-
 NICE: list[str] = []  # ["nice", "-n", N] (--nice) or ["chrt", "-f", "10"] (--fifo)
-
-
-@contextlib.contextmanager
-def running(command: list[str], cpus: str) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen(
-        [*NICE, "taskset", "-c", cpus, *command],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -171,10 +123,6 @@ def tree_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _latency_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def run_wrk(url: str, seconds: int, cpus: str, server_pid: int) -> Result:
     cpu_before = tree_cpu_seconds(server_pid)
     out = subprocess.run(
@@ -195,7 +143,7 @@ def run_wrk(url: str, seconds: int, cpus: str, server_pid: int) -> Result:
     if match := re.search(r"(\d+) requests in", out):
         result.cpu_us = cpu / max(1, int(match.group(1))) * 1e6
     if match := re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE):
-        result.p99_ms = _latency_ms(match.group(1), match.group(2))
+        result.p99_ms = latency_ms(match.group(1), match.group(2))
     if match := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     ):
@@ -228,7 +176,7 @@ def memory_run(extra: list[str], cpus: str) -> tuple[float, float]:
         "127.0.0.1",
     ]
     command += ["-p", str(port), "--no-access-log", *extra]
-    with running(command, cpus) as proc:
+    with running(command, cpus, prefix=NICE) as proc:
         wait_until_serving_head(port, proc)
         before = peak = rss(proc.pid)
         started = time.monotonic()
@@ -254,13 +202,6 @@ def wait_until_serving_head(port: int, proc: subprocess.Popen[bytes]) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError("server did not accept in 30 s")
-
-
-def default_cpus() -> tuple[str, str]:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return str(cpus[0]), str(cpus[0])
-    return str(cpus[0]), ",".join(str(c) for c in cpus[1:])
 
 
 TARGETS = {
@@ -313,7 +254,7 @@ def run_all(
                 w in (workload, contender.name) or w in contender.name for w in only
             ):
                 continue
-            with running(contender.command, server_cpus) as proc:
+            with running(contender.command, server_cpus, prefix=NICE) as proc:
                 wait_until_serving(port, path, proc)
                 result = run_wrk(f"http://127.0.0.1:{port}{path}", seconds, client_cpus, proc.pid)
             results.setdefault(workload, {})[contender.name] = result
