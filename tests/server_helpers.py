@@ -355,3 +355,41 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("app")
     (path / "testapp.py").write_text(TEST_APP)
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_nginx(args: list[str], port: int, error_log: Path) -> Iterator[int]:
+    """``nginx *args`` (a configuration of the caller's, in the foreground) until the
+    block ends; yields ``port`` once nginx accepts on it (bounded: 10 s)."""
+    proc = subprocess.Popen(
+        [require_tool("nginx"), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = error_log.read_text() if error_log.exists() else ""
+                    raise RuntimeError(f"nginx did not start: {log}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -17,7 +17,6 @@ import os
 import pwd
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +26,10 @@ import pytest
 from server_helpers import (
     ServerProcess,
     app_dir,
+    free_port,
     read_response,
     read_until_close,
-    require_tool,
+    running_nginx,
     running_server,
 )
 from stress_harness import fd_count
@@ -75,12 +75,6 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _user_line() -> str:
     # As root, nginx would run its worker as "nobody", which cannot enter a private
     # temporary directory; as anyone else the directive is ignored, so leave it out.
@@ -92,36 +86,14 @@ def _user_line() -> str:
 @contextlib.contextmanager
 def nginx(tmp: Path, port_a: int, port_b: int) -> Iterator[int]:
     """nginx proxying to two upstreams for the duration of the block; yields its port."""
-    port = _free_port()
+    port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(
         NGINX_CONF.format(tmp=tmp, user=_user_line(), port=port, port_a=port_a, port_b=port_b)
     )
-    proc = subprocess.Popen(
-        [require_tool("nginx"), "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
-                    raise RuntimeError(f"nginx did not start: {log}") from None
-                time.sleep(0.05)
+    args = ["-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
+    with running_nginx(args, port, tmp / "error.log"):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _get(port: int, path: str) -> tuple[bytes, dict[bytes, bytes], bytes]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,9 @@ from server_helpers import (
     ServerProcess,
     curl,
     docroot,
+    free_port,
     require_tool,
+    running_nginx,
     running_server,
     trigger,
 )
@@ -119,12 +119,6 @@ def test_curl_reuses_the_connection(files: ServerProcess, version: str) -> None:
     assert b"Re-using existing connection" in out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 NGINX_CONF = """
 worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -163,34 +157,12 @@ def nginx(files: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """nginx on a free port, proxying to the file server; yields its port."""
     tmp = tmp_path_factory.mktemp("nginx")
     tmp.chmod(0o777)  # nginx workers may run as another user
-    port = _free_port()
+    port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, upstream=files.port))
-    proc = subprocess.Popen(
-        [require_tool("nginx"), "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"nginx did not start: {(tmp / 'error.log').read_text()}"
-                    ) from None
-                time.sleep(0.05)
+    args = ["-c", str(conf), "-p", str(tmp), "-g", "daemon off;"]
+    with running_nginx(args, port, tmp / "error.log"):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.mark.parametrize("prefix", ["", "/ka"], ids=["upstream-1.0", "upstream-1.1-keepalive"])
