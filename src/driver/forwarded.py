@@ -302,6 +302,25 @@ def _address(text: str) -> _Address | None:
         return None
 
 
+def _canonical_ip(text: str) -> str | None:
+    """``text`` as the canonical string of an IP address, or ``None``. Dotted IPv4
+    is checked by hand: ``ipaddress`` takes about 7 µs per address, on every request
+    that a proxy forwards; this takes well under one."""
+    parts = text.split(".")
+    if len(parts) == 4:
+        for part in parts:
+            if not (part.isdigit() and part.isascii() and len(part) <= 3) or (
+                part[0] == "0" and len(part) > 1
+            ):
+                break
+            if int(part) > 255:
+                return None
+        else:
+            return text
+    address = _address(text)
+    return None if address is None else str(address)
+
+
 def _port(text: str) -> int | None:
     if _PORT.match(text) is None:
         return None
@@ -325,9 +344,9 @@ def _xff_hop(text: str) -> tuple[str, int] | None:
     ``[v6]`` / ``[v6]:port``, ``unix:`` or ``unknown`` (as Squid writes it)."""
     if text in (UNIX_PEER, "unknown"):
         return text, 0
-    address = _address(text)
+    address = _canonical_ip(text)
     if address is not None:
-        return str(address), 0
+        return address, 0
     return _host_port_address(text)
 
 
@@ -344,13 +363,13 @@ def _host_port_address(text: str) -> tuple[str, int] | None:
         port = _port(rest[1:]) if rest.startswith(":") else None
         return (str(address6), port) if port is not None else None
     addr, colon, tail = text.rpartition(":")
-    if not colon:
-        return None
-    address = _address(addr)
+    if not colon or ":" in addr:
+        return None  # an IPv6 address with a port must be in brackets
+    address = _canonical_ip(addr)
     port = _port(tail)
-    if not isinstance(address, ipaddress.IPv4Address) or port is None:
+    if address is None or port is None:
         return None
-    return str(address), port
+    return address, port
 
 
 def _host_and_port(value: str) -> tuple[str, int | None] | None:
@@ -387,9 +406,9 @@ def _node(value: str) -> tuple[str, int] | None:
     else:
         nodename, colon, port_text = value.partition(":")
         rest = colon + port_text
-        address = _address(nodename)
-        if isinstance(address, ipaddress.IPv4Address):
-            name = str(address)
+        address = _canonical_ip(nodename)
+        if address is not None:
+            name = address  # an IPv4 address: an IPv6 one has a colon, so no port here
         elif nodename == "unknown" or _OBFUSCATED.match(nodename):
             name = nodename
         else:
