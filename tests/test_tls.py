@@ -492,6 +492,7 @@ class PausingProtocol:
 
     def __init__(self) -> None:
         self.received = bytearray()
+        self.eof_after: int | None = None  # bytes received when the EOF came
         self.transport: TLSLayer | None = None
 
     def connection_made(self, transport: TLSLayer) -> None:
@@ -502,16 +503,20 @@ class PausingProtocol:
         assert self.transport is not None
         self.transport.pause_reading()
 
-    def eof_received(self) -> None: ...
+    def eof_received(self) -> None:
+        assert self.eof_after is None, "the end of the stream came twice"
+        self.eof_after = len(self.received)
+
     def connection_lost(self, exc: BaseException | None) -> None: ...
     def pause_writing(self) -> None: ...
     def resume_writing(self) -> None: ...
     def on_timeout(self) -> None: ...
 
 
-def test_resuming_reading_delivers_records_already_read_from_the_socket(
+def tls_pair(
     server_ssl: ssl.SSLContext, client_ssl: ssl.SSLContext
-) -> None:
+) -> tuple[MiniLoop, TLSLayer, PausingProtocol, ssl.SSLObject, ssl.MemoryBIO]:
+    """A layer over a FakeLower with its handshake done against an in-memory client."""
     loop = MiniLoop(edge=True)
     inner = PausingProtocol()
     layer = TLSLayer(loop, server_ssl, lambda: inner, 10.0)  # type: ignore[arg-type, return-value]
@@ -530,14 +535,49 @@ def test_resuming_reading_delivers_records_already_read_from_the_socket(
     layer.data_received(outgoing.read())  # the client's Finished
     assert layer.protocol is not None
     assert layer.protocol is inner  # type: ignore[comparison-overlap]
+    return loop, layer, inner, client, outgoing
+
+
+def drain_paused(loop: MiniLoop, layer: TLSLayer, inner: PausingProtocol, size: int) -> None:
+    """Resume the paused reader again and again, as a consumer would, until it has had
+    ``size`` bytes and one more turn (for an end of stream behind them)."""
+    turns = 0
+    while len(inner.received) < size or turns < 1:
+        if len(inner.received) >= size:
+            turns += 1
+        layer.resume_reading()  # no more bytes come from the socket
+        assert loop.ready, "nothing will deliver the records already read"
+        fn, args = loop.ready.popleft()
+        fn(*args)
+
+
+def test_resuming_reading_delivers_records_already_read_from_the_socket(
+    server_ssl: ssl.SSLContext, client_ssl: ssl.SSLContext
+) -> None:
+    loop, layer, inner, client, outgoing = tls_pair(server_ssl, client_ssl)
     payload = os.urandom(100_000)  # about seven records, all in one socket read
     client.write(payload)
     layer.data_received(outgoing.read())
     assert 0 < len(inner.received) < len(payload)  # paused after the first record
-    while len(inner.received) < len(payload):
-        assert inner.transport is not None
-        inner.transport.resume_reading()  # no more bytes come from the socket
-        assert loop.ready, "nothing will deliver the records already read"
-        fn, args = loop.ready.popleft()
-        fn(*args)
+    drain_paused(loop, layer, inner, len(payload))
     assert inner.received == payload
+    assert inner.eof_after is None
+
+
+@pytest.mark.parametrize("ending", ["fin", "close_notify"])
+def test_the_end_of_the_stream_comes_after_the_records_before_it(
+    ending: str, server_ssl: ssl.SSLContext, client_ssl: ssl.SSLContext
+) -> None:
+    loop, layer, inner, client, outgoing = tls_pair(server_ssl, client_ssl)
+    payload = os.urandom(100_000)
+    client.write(payload)
+    if ending == "close_notify":
+        with contextlib.suppress(ssl.SSLWantReadError):
+            client.unwrap()
+    layer.data_received(outgoing.read())
+    if ending == "fin":
+        layer.eof_received()
+    assert inner.eof_after is None  # the reader is paused with records waiting
+    drain_paused(loop, layer, inner, len(payload))
+    assert inner.received == payload
+    assert inner.eof_after == len(payload)

@@ -60,6 +60,11 @@ PLAIN_HTTP_REPLY: Final = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
     b"Content-Length: 48\r\n\r\nThis port speaks HTTPS: use an https:// address.\n"
 )
+# The end of the stream (a FIN or close_notify): not seen, seen but behind records a
+# paused reader has not taken yet, handed to the HTTP protocol.
+_EOF_NONE: Final = 0
+_EOF_PENDING: Final = 1
+_EOF_DELIVERED: Final = 2
 # What OpenSSL says when the first bytes are an HTTP request rather than a ClientHello.
 _PLAIN_HTTP_REASONS: Final = frozenset({"HTTP_REQUEST", "HTTPS_PROXY_REQUEST"})
 
@@ -109,6 +114,7 @@ class TLSLayer:
     __slots__ = (
         "__weakref__",  # the loop's timer heap holds weak references
         "_closing",
+        "_eof",
         "_files",
         "_inner_paused",
         "_lower_paused",
@@ -148,6 +154,7 @@ class TLSLayer:
         self.closed = False
         self._closing = False
         self._reading = True
+        self._eof = _EOF_NONE
         self._lower_paused = False
         self._inner_paused = False
         self._pumping = False
@@ -196,32 +203,43 @@ class TLSLayer:
         self.lower.abort()
 
     def _read_plain(self) -> None:
-        """Hand the HTTP protocol what has been decrypted, until it pauses reading."""
+        """Hand the HTTP protocol what has been decrypted, until it pauses reading;
+        then the end of the stream, if it has come (and only after the data before it)."""
         ssl_object = self.ssl_object
         while self._reading and not self.closed:
             try:
                 data = ssl_object.read(_READ_SIZE)
             except ssl.SSLWantReadError:
-                break
-            except ssl.SSLZeroReturnError:  # the peer's close_notify
-                self._reading = False
-                self.lower.pause_reading()
-                self._inner().eof_received()
+                if self._eof == _EOF_PENDING:
+                    self._end_of_stream()
                 break
             except ssl.SSLError as exc:
                 log.debug("TLS error from %s:%d: %s", *self.client, exc)
                 self.lower.abort()
                 return
+            if not data:  # the peer's close_notify (SSLObject.read returns b"")
+                self.lower.pause_reading()
+                self._end_of_stream()
+                break
             self._inner().data_received(data)
         self._flush()  # a read can produce output (a KeyUpdate reply, an alert)
+
+    def _end_of_stream(self) -> None:
+        if self._eof != _EOF_DELIVERED:
+            self._eof = _EOF_DELIVERED
+            self._inner().eof_received()
 
     def eof_received(self) -> None:
         if self.handshaking:  # a truncated handshake
             self.lower.abort()
             return
         # A TCP FIN without close_notify: the HTTP layer decides whether the message
-        # it ended was complete (a request is never close-delimited).
-        self._inner().eof_received()
+        # it ended was complete (a request is never close-delimited). It comes after
+        # the records still waiting for a paused reader.
+        if self._eof == _EOF_NONE:
+            self._eof = _EOF_PENDING
+        if self._reading:
+            self._read_plain()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
@@ -352,7 +370,8 @@ class TLSLayer:
         if self._reading or self._closing or self.closed:
             return
         self._reading = True
-        self.lower.resume_reading()
+        if self._eof == _EOF_NONE:
+            self.lower.resume_reading()
         # Records already read from the socket wait in the incoming BIO (or inside
         # the SSLObject): no socket event will announce them.
         self.loop.call_soon(self._read_plain)
