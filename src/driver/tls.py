@@ -25,6 +25,9 @@ only wraps its protocol factory (``tls_factory``).
 - Reading paused by the HTTP protocol leaves ciphertext in the incoming BIO; resuming
   delivers it from the loop's next round, since in edge-triggered mode no new event
   would come for bytes already read from the socket.
+
+A little over the project's ~400 lines: one object that is two interfaces (the socket
+transport's protocol and the HTTP protocol's transport), as asyncio's ``sslproto`` is.
 """
 
 from __future__ import annotations
