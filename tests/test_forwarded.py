@@ -155,6 +155,8 @@ def test_when_every_hop_is_trusted_the_left_most_is_the_client() -> None:
         ("192.0.2.1:4711", ("192.0.2.1", 4711)),
         ("unix:", ("unix:", 0)),
         ("unknown", ("unknown", 0)),
+        ("::ffff:192.0.2.1", ("192.0.2.1", 0)),
+        ("[::ffff:192.0.2.1]:80", ("192.0.2.1", 80)),
     ],
 )
 def test_hop_forms(hop: str, client: tuple[str, int]) -> None:
@@ -441,7 +443,7 @@ def test_an_untrusted_peer_is_the_identity(
 
 
 @given(
-    client=ipv4 | ipv6,
+    client=ipv4 | ipv6 | ipv4.map(lambda a: "::ffff:" + a),
     injected=st.lists(values, max_size=3),
     chain=st.lists(st.integers(1, 254).map(lambda i: f"10.0.0.{i}"), max_size=4),
     standard=st.booleans(),
@@ -461,4 +463,7 @@ def test_a_chain_of_trusted_proxies_reports_the_real_client_whatever_it_sends(
         lines.append(f"for={node}" if standard else sender)
     pairs = headers(*((name, line) for line in lines))
     origin = proxies.resolve(pairs, (in_front[-1], 1234), "http")
-    assert origin.client_host == str(ipaddress.ip_address(client))
+    address = ipaddress.ip_address(client)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # reported as the IPv4 address it is
+    assert origin.client_host == str(address)

@@ -318,7 +318,14 @@ def _canonical_ip(text: str) -> str | None:
         else:
             return text
     address = _address(text)
-    return None if address is None else str(address)
+    return None if address is None else _spelled(address)
+
+
+def _spelled(address: _Address) -> str:
+    """One host, one spelling: an IPv4-mapped IPv6 address is its IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _port(text: str) -> int | None:
@@ -359,9 +366,9 @@ def _host_port_address(text: str) -> tuple[str, int] | None:
         if address6 is None:
             return None
         if not rest:
-            return str(address6), 0
+            return _spelled(address6), 0
         port = _port(rest[1:]) if rest.startswith(":") else None
-        return (str(address6), port) if port is not None else None
+        return (_spelled(address6), port) if port is not None else None
     addr, colon, tail = text.rpartition(":")
     if not colon or ":" in addr:
         return None  # an IPv6 address with a port must be in brackets
@@ -402,7 +409,7 @@ def _node(value: str) -> tuple[str, int] | None:
         address6 = _ipv6(value[1:close]) if close > 0 else None
         if address6 is None:
             return None
-        name, rest = str(address6), value[close + 1 :]
+        name, rest = _spelled(address6), value[close + 1 :]
     else:
         nodename, colon, port_text = value.partition(":")
         rest = colon + port_text
