@@ -3,6 +3,7 @@ the configuration's errors, and properties over any header a client or proxy sen
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import urllib.parse
 
@@ -401,6 +402,11 @@ def hops_of(pairs: list[tuple[str, str]], names: str) -> set[str]:
                 found.add(cut.partition("]")[0])
                 found.add(cut.rpartition(":")[0])
                 found.add(cut.partition(":")[0])
+    for text in list(found):  # an address is reported in its canonical spelling
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(text)
+            mapped = getattr(address, "ipv4_mapped", None)
+            found.add(str(mapped or address))
     return found
 
 
