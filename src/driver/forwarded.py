@@ -304,8 +304,9 @@ def _address(text: str) -> _Address | None:
 
 def _canonical_ip(text: str) -> str | None:
     """``text`` as the canonical string of an IP address, or ``None``. Dotted IPv4
-    is checked by hand: ``ipaddress`` takes about 7 µs per address, on every request
-    that a proxy forwards; this takes well under one."""
+    is checked by hand, on every request a proxy forwards: ``ipaddress`` took 4.5 µs
+    per address against 1.4 µs for this, and a whole X-Forwarded-For + Proto request
+    12.6 µs against 11.1 µs (1.14x, one run side by side, load 1.0)."""
     parts = text.split(".")
     if len(parts) == 4:
         for part in parts:
