@@ -72,19 +72,19 @@ _LIMITS: dict[int, sansio.Limits] = {}
 
 
 def _limits(size: int) -> sansio.Limits:
-    """The core's limits for h11's one bound: the whole head within ``size`` bytes, and
-    the core's own bounds on one line where they are tighter. Cached: a server makes
-    one connection per client with the same bound."""
+    """The core's limits for h11's one bound: no line, head or chunk-size line beyond
+    ``size`` bytes (httpcore raises it to 100 KiB for large cookies and expects them to
+    pass); the core's bound on the number of fields stays. Cached: a server makes one
+    connection per client with the same bound."""
     limits = _LIMITS.get(size)
     if limits is None:
         if type(size) is not int or size < 1:
             raise ValueError(f"max_incomplete_event_size must be a positive int, not {size!r}")
-        default = sansio.Limits()
         limits = sansio.Limits(
-            max_start_line_size=min(default.max_start_line_size, size),
-            max_field_size=min(default.max_field_size, size),
+            max_start_line_size=size,
+            max_field_size=size,
             max_head_size=size,
-            max_chunk_line_size=min(default.max_chunk_line_size, size),
+            max_chunk_line_size=size,
         )
         _LIMITS[size] = limits
     return limits
@@ -95,6 +95,7 @@ _CORE_END = sansio.EndOfMessage()
 _CLOSED = ConnectionClosed()
 _END = parsed_end_of_message(EMPTY)
 _CLOSE = ((b"Connection", b"close"),)
+Fields = tuple[tuple[bytes, bytes], ...]
 
 
 def _wants_continue(headers: Headers) -> bool:
@@ -105,6 +106,26 @@ def _wants_continue(headers: Headers) -> bool:
         ):
             return True
     return False
+
+
+def _h11_response_fields(status: int, fields: Fields) -> Fields:
+    """The fields h11 would put on the wire where the core refuses the application's.
+
+    h11 rewrites a response's framing fields before writing them, and applications rely
+    on it: with ``Transfer-Encoding`` it drops ``Content-Length`` (uvicorn's test app
+    sends both); on a 204 it keeps ``Content-Length: 0``, which RFC 9110 §8.6 says a
+    server MUST NOT send and the core refuses, so the facade drops the framing fields
+    of a 204 instead (a 204 has no body whatever they say). Asked only after the core
+    refused a response: the common response pays nothing.
+    """
+    names = [name.lower() for name, _ in fields]
+    if status == 204:
+        drop: tuple[bytes, ...] = (b"content-length", b"transfer-encoding")
+    elif b"transfer-encoding" in names:
+        drop = (b"content-length",)
+    else:
+        return fields
+    return tuple(pair for pair, name in zip(fields, names) if name not in drop)
 
 
 class Connection:
@@ -316,15 +337,18 @@ class Connection:
             fields = response.headers.wire()
             if self._must_close and core.keep_alive:
                 fields += _CLOSE  # h11's rule for 1.0 peers; the core then agrees
+            status, reason = response.status_code, response.reason
+            version = self._version_to_send(response.http_version)
+            try:
+                out = core.send(sansio.Response(status, fields, version, reason))
+            except sansio.LocalProtocolError:
+                # Nothing was written and nothing moved: retry once the h11 way.
+                rewritten = _h11_response_fields(status, fields)
+                if rewritten == fields:
+                    raise
+                out = core.send(sansio.Response(status, rewritten, version, reason))
             self.client_is_waiting_for_100_continue = False
-            return core.send(
-                sansio.Response(
-                    response.status_code,
-                    fields,
-                    self._version_to_send(response.http_version),
-                    response.reason,
-                )
-            )
+            return out
         if kind is EndOfMessage:
             if self.our_role is CLIENT:
                 self.client_is_waiting_for_100_continue = False
