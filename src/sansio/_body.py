@@ -73,6 +73,7 @@ class CloseDelimitedReader:
 
 
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
+_NO_BOUNDS = (False, False)
 
 
 class ChunkedReader:
@@ -83,9 +84,12 @@ class ChunkedReader:
     alone would accept ``0x``, ``_``, signs and spaces).
     """
 
-    __slots__ = ("_limits", "_lines", "_phase", "_remaining", "_total")
+    __slots__ = ("_limits", "_lines", "_phase", "_remaining", "_size", "_total", "chunk_bounds")
 
     def __init__(self, limits: Limits) -> None:
+        self.chunk_bounds = _NO_BOUNDS
+        """Whether the last ``Data`` began its chunk, and whether it ended it."""
+        self._size = 0
         self._limits = limits
         self._phase = _SIZE
         self._remaining = 0
@@ -96,11 +100,14 @@ class ChunkedReader:
         while True:
             phase = self._phase
             if phase == _DATA:
-                data = buf.take(self._remaining)
+                remaining = self._remaining
+                data = buf.take(remaining)
                 if not data:
                     return None
-                self._remaining -= len(data)
-                if not self._remaining:
+                left = remaining - len(data)
+                self._remaining = left
+                self.chunk_bounds = (remaining == self._size, not left)
+                if not left:
                     self._phase = _DATA_END
                 return parsed_data(data)
             if phase == _SIZE:
@@ -121,7 +128,7 @@ class ChunkedReader:
                     raise RemoteProtocolError(
                         f"chunked body is larger than {limit} bytes", status_hint=413
                     )
-                self._remaining = size
+                self._remaining = self._size = size
                 self._phase = _DATA
             elif phase == _DATA_END:
                 end = buf.peek(2)

@@ -56,6 +56,7 @@ __all__ = ["Connection"]
 _CLOSED = ConnectionClosed()
 _END = EndOfMessage()
 _DEFAULT_LIMITS = Limits()
+_NO_BOUNDS = (False, False)
 
 
 class Connection:
@@ -119,6 +120,14 @@ class Connection:
             and self._cstate.states[CLIENT] is SEND_BODY
             and self._cstate.states[SERVER] is SEND_RESPONSE
         )
+
+    @property
+    def chunk_bounds(self) -> tuple[bool, bool]:
+        """For the last ``Data`` event of a chunked body: whether it began its chunk and
+        whether it ended it (h11's ``Data.chunk_start`` and ``chunk_end``, which
+        ``sansio.h11compat`` needs); ``(False, False)`` for any other body."""
+        bounds: tuple[bool, bool] = getattr(self._reader, "chunk_bounds", _NO_BOUNDS)
+        return bounds
 
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
