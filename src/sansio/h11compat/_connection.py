@@ -235,8 +235,8 @@ class Connection:
             raise RemoteProtocolError(str(exc), exc.status_hint) from None
         kind = type(event)
         if kind is sansio.Data:
-            # TODO chunk boundaries
-            return parsed_data(event.data, False, False)  # type: ignore[union-attr]
+            start, end = core.chunk_bounds
+            return parsed_data(event.data, start, end)  # type: ignore[union-attr]
         if kind is sansio.EndOfMessage:
             if self.our_role is SERVER:
                 self.client_is_waiting_for_100_continue = False
