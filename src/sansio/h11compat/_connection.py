@@ -141,7 +141,9 @@ class Connection:
         self.our_role = our_role
         self.their_role = SERVER if our_role is CLIENT else CLIENT
         self._core = sansio.Connection(
-            TO_CORE_ROLE[our_role], limits=_limits(max_incomplete_event_size)
+            TO_CORE_ROLE[our_role],
+            limits=_limits(max_incomplete_event_size),
+            keep_raw_names=True,  # for Headers.raw_items(), as httpcore reads them
         )
         self.client_is_waiting_for_100_continue = False
         self._our_error = False  # send raised, or send_failed(): ERROR for good
@@ -243,7 +245,7 @@ class Connection:
             trailers = event.headers  # type: ignore[union-attr]
             if not trailers:
                 return _END
-            return parsed_end_of_message(Headers(trailers, getattr(event, "raw_names", None)))
+            return parsed_end_of_message(Headers(trailers, event.raw_names))  # type: ignore[union-attr]
         if kind is sansio.Request:
             return self._received_request(event)  # type: ignore[arg-type]
         if kind is sansio.Response or kind is sansio.InformationalResponse:
@@ -261,7 +263,7 @@ class Connection:
 
     def _received_request(self, event: sansio.Request) -> Request:
         self._request_seen = True
-        headers = Headers(event.headers, getattr(event, "raw_names", None))
+        headers = Headers(event.headers, event.raw_names)
         if event.http_version != b"1.1":
             self._must_close = self._adjusted = True
         elif self._core.they_are_waiting_for_100_continue:
@@ -272,7 +274,7 @@ class Connection:
         self, event: sansio.Response | sansio.InformationalResponse
     ) -> Response | InformationalResponse:
         self.client_is_waiting_for_100_continue = False
-        headers = Headers(event.headers, getattr(event, "raw_names", None))
+        headers = Headers(event.headers, event.raw_names)
         if type(event) is sansio.InformationalResponse:
             cls: type[Any] = InformationalResponse
         else:
