@@ -47,7 +47,13 @@ class Trace:
 def _plain(lib: ModuleType, event: Any) -> Step:
     kind = type(event).__name__
     if isinstance(event, lib.Request):
-        return (kind, event.method, event.target, event.http_version, _fields(event.headers.raw_items()))
+        return (
+            kind,
+            event.method,
+            event.target,
+            event.http_version,
+            _fields(event.headers.raw_items()),
+        )
     if isinstance(event, lib.Response | lib.InformationalResponse):
         return (
             kind,
