@@ -105,6 +105,7 @@ def trace(
     """What ``lib`` (h11 or the facade) makes of ``pieces`` in ``role`` (CLIENT or SERVER)."""
     conn = lib.Connection(getattr(lib, role), max_incomplete_event_size=1 << 20)
     steps: list[Step] = []
+    bound = 4 * sum(map(len, pieces)) + 64  # next_event calls per drain, at most
 
     def request() -> None:
         conn.send(lib.Request(**{**GET, "method": method}))
@@ -115,7 +116,7 @@ def trace(
         conn.send(lib.EndOfMessage())
 
     def drain() -> bool:
-        for _ in range(4 * sum(map(len, pieces)) + 64):  # bounded: no livelock
+        for _ in range(bound):  # no livelock
             event = conn.next_event()
             if event is lib.NEED_DATA:
                 return True
@@ -227,21 +228,44 @@ def compare(data: bytes, pieces: Sequence[bytes], role: str, eof: bool) -> None:
         assert explained(ours.error or ""), (data, ours, theirs)
         return
     if theirs.refused:
+        if not eof and trace(h11compat, role, pieces, eof=True).refused:
+            return  # h11 refuses some lines before they end; the core once they end
         # h11 refuses what the core accepts on purpose: the events before must agree.
         stray = theirs.error in H11_REFUSALS
         assert h11_leniency(data) or stray, (data, ours, theirs)
         if stray:
             assert ours.steps[: len(theirs.steps)] == theirs.steps, (data, ours, theirs)
         return
+    if role == "CLIENT" and re.search(rb"\n[ \t]", data.split(b"\r\n\r\n")[0]):
+        # obs-fold in a response: the core makes each fold one SP (RFC 9112 §5.2), h11
+        # keeps the whitespace around it. Values compared with whitespace runs as one SP.
+        assert _one_space(ours.steps) == _one_space(theirs.steps), (data, ours, theirs)
+        return
     assert ours.steps == theirs.steps, (data, ours.steps, theirs.steps)
 
 
+def _one_space(steps: Sequence[Step]) -> list[Any]:
+    return [
+        tuple(
+            [(n, re.sub(rb"[ \t]+", b" ", v)) for n, v in part] if isinstance(part, list) else part
+            for part in step
+        )
+        for step in steps
+    ]
+
+
 H11_REFUSALS = {
-    # Stray empty lines after a message, which RFC 9112 §2.2 lets a recipient skip.
+    # Stray empty lines after a message or before a status line, which RFC 9112 §2.2
+    # lets a recipient skip.
     "Got data when expecting EOF",
+    "no response line received",
     # A response with a coding other than chunked (or an empty Transfer-Encoding):
     # h11 supports chunked only; RFC 9112 §6.3 rule 4 makes it close-delimited.
     "Only Transfer-Encoding: chunked is supported",
+    # Framing fields of a response that has no body whatever they say (to HEAD, 204,
+    # 304: RFC 9112 §6.3 rule 1), which the core ignores and h11 checks.
+    "bad Content-Length",
+    "conflicting Content-Length headers",
 }
 """h11's refusals of input the core accepts by design (the messages before agree)."""
 
