@@ -10,6 +10,7 @@ imported, so httpcore imports the facade as ``h11``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -26,7 +27,10 @@ if FACADE:
 import httpx  # noqa: E402  (after install(), deliberately)
 
 CANNED = {
-    b"/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"/continue": (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    ),
     b"/eof": b"HTTP/1.1 200 OK\r\n\r\nbody until close",
     b"/malformed": b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
 }
@@ -34,7 +38,10 @@ CANNED = {
 
 def raw_server() -> int:
     """A server on a thread that answers each connection's first request from CANNED
-    and closes (bounded: 32 connections, then it stops)."""
+    and closes (bounded: 32 connections, then it stops).
+
+    It half-closes and drains before closing: closing with a request body still unread
+    would reset the connection, and the client could see the reset before the answer."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -50,6 +57,10 @@ def raw_server() -> int:
                     head += piece
                 target = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b""
                 conn.sendall(CANNED.get(target, b"HTTP/1.1 404 Not Found\r\n\r\n"))
+                conn.shutdown(socket.SHUT_WR)
+                with contextlib.suppress(OSError):
+                    while conn.recv(65536):
+                        pass
 
     threading.Thread(target=serve, daemon=True).start()
     return int(listener.getsockname()[1])
