@@ -34,3 +34,31 @@ def test_quick_run_prints_a_row_of_numbers_per_corpus() -> None:
         assert float(vs_httptools.rstrip("x")) > 0
         assert verdict in ("met", "MISSED")
     assert "Target: h10 at least 6x faster than h11 on every corpus" in result.stdout
+
+
+H11COMPAT_BENCH = BENCH.parent / "h11compat.py"
+
+
+@pytest.mark.timeout(200)
+def test_h11compat_quick_run_prints_every_table() -> None:
+    """``bench/h11compat.py --quick``: a row per corpus, both uvicorn runs, both httpx
+    runs (each checks it ran on the library it names), and no timing asserted."""
+    result = subprocess.run(
+        [sys.executable, str(H11COMPAT_BENCH), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=190,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for corpus in CORPORA:
+        rows = [line.split() for line in lines if line.startswith(corpus + " ")]
+        assert len(rows) == 1, f"expected one row for {corpus}:\n{result.stdout}"
+        _, facade, h11, ratio, verdict = rows[0]
+        assert float(facade) > 0 and float(h11) > 0 and float(ratio.rstrip("x")) > 0
+        assert verdict in ("met", "MISSED")
+    for kind in ("facade", "h11"):
+        served = [line for line in lines if line.strip().startswith(f"on {kind} ")]
+        assert len(served) == 1 and float(served[0].split()[2].replace(",", "")) > 0, served
+        fetched = [line for line in lines if line.strip().startswith(f"httpx on {kind} ")]
+        assert len(fetched) == 1 and float(fetched[0].split()[3].replace(",", "")) > 0

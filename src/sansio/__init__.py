@@ -21,6 +21,7 @@ from ._events import (
     Event,
     Headers,
     InformationalResponse,
+    RawNames,
     Request,
     Response,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "Limits",
     "LocalProtocolError",
     "ProtocolError",
+    "RawNames",
     "RemoteProtocolError",
     "Request",
     "Response",

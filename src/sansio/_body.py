@@ -14,12 +14,20 @@ from ._buffer import ReceiveBuffer
 from ._errors import RemoteProtocolError
 from ._events import Data, EndOfMessage, parsed_data, parsed_end_of_message
 from ._grammar import CHUNK_EXT, FIELD_VCHARS, HEXDIGITS
-from ._headers import parse_fields
+from ._headers import parse_fields, raw_field_names
 from ._limits import Limits
 
-__all__ = ["NO_BODY", "BodyReader", "ChunkedReader", "CloseDelimitedReader", "LengthReader"]
+__all__ = [
+    "END",
+    "NO_BODY",
+    "BodyReader",
+    "ChunkedReader",
+    "CloseDelimitedReader",
+    "LengthReader",
+]
 
-_END = EndOfMessage()
+END = EndOfMessage()
+"""The end of every message without trailer fields, shared."""
 
 
 class BodyReader(Protocol):
@@ -40,7 +48,7 @@ class LengthReader:
 
     def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
         if not self.remaining:
-            return _END
+            return END
         data = buf.take(self.remaining)
         if not data:
             return None
@@ -49,7 +57,7 @@ class LengthReader:
 
     def eof(self) -> EndOfMessage:
         if not self.remaining:
-            return _END
+            return END
         raise RemoteProtocolError(
             f"peer closed the connection {self.remaining} bytes before the end of the body"
         )
@@ -69,10 +77,11 @@ class CloseDelimitedReader:
         return parsed_data(data) if data else None
 
     def eof(self) -> EndOfMessage:
-        return _END
+        return END
 
 
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
+_NO_BOUNDS = (False, False)
 
 
 class ChunkedReader:
@@ -80,13 +89,27 @@ class ChunkedReader:
 
     Chunk-size lines and the CRLF after each chunk must be exactly CRLF-terminated,
     and sizes are checked against ``1*HEXDIG`` before conversion (``int(x, 16)``
-    alone would accept ``0x``, ``_``, signs and spaces).
+    alone would accept ``0x``, ``_``, signs and spaces). With ``keep_raw_names`` the
+    trailers' ``EndOfMessage`` carries their names as received.
     """
 
-    __slots__ = ("_limits", "_lines", "_phase", "_remaining", "_total")
+    __slots__ = (
+        "_keep_raw_names",
+        "_limits",
+        "_lines",
+        "_phase",
+        "_remaining",
+        "_size",
+        "_total",
+        "chunk_bounds",
+    )
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, keep_raw_names: bool = False) -> None:
+        self.chunk_bounds = _NO_BOUNDS
+        """Whether the last ``Data`` began its chunk, and whether it ended it."""
+        self._size = 0
         self._limits = limits
+        self._keep_raw_names = keep_raw_names
         self._phase = _SIZE
         self._remaining = 0
         self._total = 0
@@ -96,11 +119,14 @@ class ChunkedReader:
         while True:
             phase = self._phase
             if phase == _DATA:
-                data = buf.take(self._remaining)
+                remaining = self._remaining
+                data = buf.take(remaining)
                 if not data:
                     return None
-                self._remaining -= len(data)
-                if not self._remaining:
+                left = remaining - len(data)
+                self._remaining = left
+                self.chunk_bounds = (remaining == self._size, not left)
+                if not left:
                     self._phase = _DATA_END
                 return parsed_data(data)
             if phase == _SIZE:
@@ -121,7 +147,7 @@ class ChunkedReader:
                     raise RemoteProtocolError(
                         f"chunked body is larger than {limit} bytes", status_hint=413
                     )
-                self._remaining = size
+                self._remaining = self._size = size
                 self._phase = _DATA
             elif phase == _DATA_END:
                 end = buf.peek(2)
@@ -154,7 +180,7 @@ class ChunkedReader:
                     status_hint=431,
                 )
         if not lines:
-            return _END
+            return END
         for line in lines:
             bad = line.translate(None, FIELD_VCHARS)
             if bad:
@@ -162,7 +188,8 @@ class ChunkedReader:
                     f"invalid character 0x{bad[0]:02x} in trailer line {line[:40]!r}"
                 )
         headers, _ = parse_fields(lines, 0, obs_fold=False)
-        return parsed_end_of_message(headers)
+        raw_names = raw_field_names(lines, 0) if self._keep_raw_names else None
+        return parsed_end_of_message(headers, raw_names)
 
     def eof(self) -> EndOfMessage:
         raise RemoteProtocolError("peer closed the connection in the middle of a chunked body")

@@ -11,8 +11,9 @@ ERROR for good and keeps only its message and status.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
-from ._body import NO_BODY, BodyReader
+from ._body import END, NO_BODY, BodyReader
 from ._buffer import ReceiveBuffer
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -54,8 +55,9 @@ from ._writers import BodyWriter, write_informational, write_request, write_resp
 __all__ = ["Connection"]
 
 _CLOSED = ConnectionClosed()
-_END = EndOfMessage()
+_END_KEEPING_NAMES = EndOfMessage((), ())
 _DEFAULT_LIMITS = Limits()
+_NO_BOUNDS = (False, False)
 
 
 class Connection:
@@ -63,6 +65,11 @@ class Connection:
 
     Feed it bytes with ``receive_data`` and take events from ``next_event``; turn
     your events into bytes with ``send``. It does no I/O of its own.
+
+    With ``keep_raw_names=True`` every ``Request``, ``InformationalResponse``,
+    ``Response`` and ``EndOfMessage`` it parses carries ``raw_names``: the field names
+    exactly as received, one per field of ``headers`` (an empty tuple when there are
+    none); otherwise ``raw_names`` is ``None``.
     """
 
     # No __slots__: what most connections never change is a class-level default, so a
@@ -76,15 +83,24 @@ class Connection:
     _expect_continue = False
     _eof = False
     _error: tuple[str, int] | None = None  # the peer's error: message, status hint
+    _end: EndOfMessage = END  # the end of a message without trailers
 
-    def __init__(self, role: Role, *, limits: Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, role: Role, *, limits: Limits = _DEFAULT_LIMITS, keep_raw_names: bool = False
+    ) -> None:
         if role is not CLIENT and role is not SERVER:
             raise ValueError(f"role must be sansio.CLIENT or sansio.SERVER, not {role!r}")
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a sansio.Limits, not {type(limits).__name__}")
         self.our_role = role
         self.their_role = SERVER if role is CLIENT else CLIENT
-        self._readers = _READERS[self.their_role]
+        if keep_raw_names is False:  # an identity test: this runs for every new connection
+            self._readers = _READERS[self.their_role]
+        elif keep_raw_names is True:
+            self._end = _END_KEEPING_NAMES
+            self._readers = _READERS_KEEPING_NAMES[self.their_role]
+        else:
+            raise TypeError(f"keep_raw_names must be a bool, not {type(keep_raw_names).__name__}")
         self._limits = limits
         self._buffer = ReceiveBuffer()
         self._cstate = ConnectionState()
@@ -121,6 +137,14 @@ class Connection:
         )
 
     @property
+    def chunk_bounds(self) -> tuple[bool, bool]:
+        """For the last ``Data`` event of a chunked body: whether it began its chunk and
+        whether it ended it (h11's ``Data.chunk_start`` and ``chunk_end``, which
+        ``sansio.h11compat`` needs); ``(False, False)`` for any other body."""
+        bounds: tuple[bool, bool] = getattr(self._reader, "chunk_bounds", _NO_BOUNDS)
+        return bounds
+
+    @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """Bytes received but not yet parsed, and whether the peer has closed."""
         return bytes(self._buffer), self._eof
@@ -149,7 +173,7 @@ class Connection:
             # "end of a body-less message").
             if state is SEND_BODY and self._reader is NO_BODY and not self._expect_continue:
                 self._cstate.receive(self.their_role, EndOfMessage)
-                return _END
+                return self._end
             return self._readers[state](self)
         except RemoteProtocolError as exc:
             if self._cstate.states[self.their_role] is not ERROR:
@@ -175,7 +199,7 @@ class Connection:
 
     def _read_body(self) -> Event | Sentinel:
         reader = self._reader
-        event: Event | None = _END if reader is NO_BODY else reader(self._buffer)
+        event: Event | None = END if reader is NO_BODY else reader(self._buffer)
         if event is None:
             if not self._eof:
                 return NEED_DATA
@@ -187,7 +211,11 @@ class Connection:
         # A Data event moves SEND_BODY to itself (in the table for both roles): no move.
         return event
 
-    def _read_request_head(self) -> Event | Sentinel:
+    def _read_body_keeping_names(self) -> Event | Sentinel:
+        event = self._read_body()
+        return _END_KEEPING_NAMES if event is END else event
+
+    def _read_request_head(self, keep_raw_names: bool = False) -> Event | Sentinel:
         buffer = self._buffer
         limits = self._limits
         lines = buffer.take_plain_head(limits)
@@ -196,7 +224,9 @@ class Connection:
             if head is None:
                 return self._head_incomplete("request")
             lines = split_head(head, limits, 414)
-        request, reader, keep_alive, expect, switch = parse_request_lines(lines, limits)
+        request, reader, keep_alive, expect, switch = parse_request_lines(
+            lines, limits, keep_raw_names
+        )
         self._cstate.receive(CLIENT, Request, keep_alive)
         if switch:
             self._cstate.propose_switch(switch)
@@ -214,7 +244,7 @@ class Connection:
             raise RemoteProtocolError("the server sent data before any request")
         return self._closed() if self._eof else NEED_DATA
 
-    def _read_response_head(self) -> Event | Sentinel:
+    def _read_response_head(self, keep_raw_names: bool = False) -> Event | Sentinel:
         buffer = self._buffer
         if not buffer:
             return self._closed() if self._eof else NEED_DATA
@@ -223,7 +253,9 @@ class Connection:
         head = buffer.take_head(self._limits, 400, skip_empty_lines=True)
         if head is None:
             return self._head_incomplete("response")
-        response, reader, keep_alive = parse_response(head, self._limits, self._request_method)
+        response, reader, keep_alive = parse_response(
+            head, self._limits, self._request_method, keep_raw_names
+        )
         self.their_http_version = response.http_version
         key = _switch_key(response, self._request_method)
         if key is SwitchUpgrade or key is SwitchConnect:
@@ -380,3 +412,19 @@ _READERS: dict[Role, dict[State, Reader]] = {
 """What reads the peer's next event: ``_READERS[their role][their state]``. Every state
 a side can be in has its reader; the client is never in SEND_RESPONSE, the server never
 in MIGHT_SWITCH_PROTOCOL."""
+
+_READERS_KEEPING_NAMES: dict[Role, dict[State, Reader]] = {
+    CLIENT: {
+        **_READERS[CLIENT],
+        IDLE: partial(Connection._read_request_head, keep_raw_names=True),
+        SEND_BODY: Connection._read_body_keeping_names,
+    },
+    SERVER: {
+        **_READERS[SERVER],
+        SEND_RESPONSE: partial(Connection._read_response_head, keep_raw_names=True),
+        SEND_BODY: Connection._read_body_keeping_names,
+    },
+}
+"""The readers of a connection made with ``keep_raw_names=True``: the head readers keep
+the names, and the shared end of a message without trailers becomes one whose
+``raw_names`` is ``()``. A table of its own, not a flag that every connection tests."""

@@ -15,12 +15,16 @@ nothing. The parser builds its events from bytes it has already validated, throu
 The events have hand-written ``__init__`` methods that store through the slot
 descriptors: a frozen dataclass's generated ``__init__`` goes through
 ``object.__setattr__`` and costs about twice as much.
+
+``raw_names`` (on the head events and ``EndOfMessage``) holds the field names exactly as
+received, for a connection made with ``keep_raw_names=True``, and is ``None`` everywhere
+else; it takes no part in ``==``, ``hash`` or ``repr``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "BytesLike",
@@ -31,6 +35,7 @@ __all__ = [
     "Headers",
     "HeadersLike",
     "InformationalResponse",
+    "RawNames",
     "Request",
     "Response",
     "parsed_data",
@@ -46,6 +51,10 @@ BytesLike = bytes | bytearray | memoryview
 HeadersLike = Iterable[tuple[BytesLike, BytesLike]]
 """What user code may pass as headers: any iterable of (name, value) pairs of bytes-like
 objects; the event stores it as ``Headers``."""
+RawNames = tuple[bytes, ...]
+"""Field names exactly as received, one per field of ``headers``, in the same order."""
+
+_RAW_NAMES = field(default=None, compare=False, repr=False)
 
 
 class Event:
@@ -62,6 +71,7 @@ class Request(Event):
     target: bytes
     headers: Headers = ()
     http_version: bytes = b"1.0"
+    raw_names: RawNames | None = _RAW_NAMES
 
     def __init__(
         self,
@@ -69,11 +79,15 @@ class Request(Event):
         target: BytesLike,
         headers: HeadersLike = (),
         http_version: BytesLike = b"1.0",
+        raw_names: Iterable[BytesLike] | None = None,
     ) -> None:
         _set_method(self, _bytes(method, "Request.method"))
         _set_target(self, _bytes(target, "Request.target"))
-        _set_request_headers(self, _headers(headers, "Request"))
+        _set_request_headers(self, fields := _headers(headers, "Request"))
         _set_request_version(self, _bytes(http_version, "Request.http_version"))
+        _set_request_raw(
+            self, None if raw_names is None else _raw_names(raw_names, fields, "Request")
+        )
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -84,6 +98,7 @@ class InformationalResponse(Event):
     headers: Headers = ()
     http_version: bytes = b"1.1"
     reason: bytes = b""
+    raw_names: RawNames | None = _RAW_NAMES
 
     def __init__(
         self,
@@ -91,11 +106,16 @@ class InformationalResponse(Event):
         headers: HeadersLike = (),
         http_version: BytesLike = b"1.1",
         reason: BytesLike = b"",
+        raw_names: Iterable[BytesLike] | None = None,
     ) -> None:
         _set_info_status(self, _status(status_code, "InformationalResponse"))
-        _set_info_headers(self, _headers(headers, "InformationalResponse"))
+        _set_info_headers(self, fields := _headers(headers, "InformationalResponse"))
         _set_info_version(self, _bytes(http_version, "InformationalResponse.http_version"))
         _set_info_reason(self, _bytes(reason, "InformationalResponse.reason"))
+        _set_info_raw(
+            self,
+            None if raw_names is None else _raw_names(raw_names, fields, "InformationalResponse"),
+        )
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -106,6 +126,7 @@ class Response(Event):
     headers: Headers = ()
     http_version: bytes = b"1.0"
     reason: bytes = b""
+    raw_names: RawNames | None = _RAW_NAMES
 
     def __init__(
         self,
@@ -113,11 +134,15 @@ class Response(Event):
         headers: HeadersLike = (),
         http_version: BytesLike = b"1.0",
         reason: BytesLike = b"",
+        raw_names: Iterable[BytesLike] | None = None,
     ) -> None:
         _set_status(self, _status(status_code, "Response"))
-        _set_response_headers(self, _headers(headers, "Response"))
+        _set_response_headers(self, fields := _headers(headers, "Response"))
         _set_response_version(self, _bytes(http_version, "Response.http_version"))
         _set_reason(self, _bytes(reason, "Response.reason"))
+        _set_response_raw(
+            self, None if raw_names is None else _raw_names(raw_names, fields, "Response")
+        )
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -141,9 +166,15 @@ class EndOfMessage(Event):
     """The end of a message body; ``headers`` holds the trailer fields of a chunked body."""
 
     headers: Headers = ()
+    raw_names: RawNames | None = _RAW_NAMES
 
-    def __init__(self, headers: HeadersLike = ()) -> None:
-        _set_trailers(self, _headers(headers, "EndOfMessage") if headers else ())
+    def __init__(
+        self, headers: HeadersLike = (), raw_names: Iterable[BytesLike] | None = None
+    ) -> None:
+        _set_trailers(self, fields := _headers(headers, "EndOfMessage") if headers else ())
+        _set_trailers_raw(
+            self, None if raw_names is None else _raw_names(raw_names, fields, "EndOfMessage")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +233,20 @@ def _headers(headers: object, what: str) -> Headers:
 _NOT_A_PAIR = str | bytes | bytearray | memoryview  # iterable, but not as (name, value)
 
 
+def _raw_names(names: object, headers: Headers, what: str) -> RawNames:
+    if isinstance(names, _NOT_A_PAIR) or not isinstance(names, Iterable):
+        raise TypeError(
+            f"{what}.raw_names must be an iterable of bytes, not {type(names).__name__}"
+        )
+    out = tuple(_bytes(name, f"a {what}.raw_names item") for name in names)
+    if len(out) != len(headers):
+        raise ValueError(f"{what}.raw_names has {len(out)} names for {len(headers)} header fields")
+    for raw, (name, _) in zip(out, headers):
+        if raw.lower() != name.lower():
+            raise ValueError(f"{what}.raw_names item {raw!r} does not name the field {name!r}")
+    return out
+
+
 # -- events the parser builds from validated bytes: no checks ---------------------------
 
 _new = object.__new__
@@ -226,34 +271,45 @@ _set_response_version = _slot_setter(Response, "http_version")
 _set_reason = _slot_setter(Response, "reason")
 _set_data = _slot_setter(Data, "data")
 _set_trailers = _slot_setter(EndOfMessage, "headers")
+_set_request_raw = _slot_setter(Request, "raw_names")
+_set_info_raw = _slot_setter(InformationalResponse, "raw_names")
+_set_response_raw = _slot_setter(Response, "raw_names")
+_set_trailers_raw = _slot_setter(EndOfMessage, "raw_names")
 
 
-def parsed_request(method: bytes, target: bytes, headers: Headers, version: bytes) -> Request:
+def parsed_request(
+    method: bytes, target: bytes, headers: Headers, version: bytes, raw_names: RawNames | None
+) -> Request:
     event: Request = _new(Request)
     _set_method(event, method)
     _set_target(event, target)
     _set_request_headers(event, headers)
     _set_request_version(event, version)
+    _set_request_raw(event, raw_names)
     return event
 
 
 def parsed_informational(
-    status: int, headers: Headers, version: bytes, reason: bytes
+    status: int, headers: Headers, version: bytes, reason: bytes, raw_names: RawNames | None
 ) -> InformationalResponse:
     event: InformationalResponse = _new(InformationalResponse)
     _set_info_status(event, status)
     _set_info_headers(event, headers)
     _set_info_version(event, version)
     _set_info_reason(event, reason)
+    _set_info_raw(event, raw_names)
     return event
 
 
-def parsed_response(status: int, headers: Headers, version: bytes, reason: bytes) -> Response:
+def parsed_response(
+    status: int, headers: Headers, version: bytes, reason: bytes, raw_names: RawNames | None
+) -> Response:
     event: Response = _new(Response)
     _set_status(event, status)
     _set_response_headers(event, headers)
     _set_response_version(event, version)
     _set_reason(event, reason)
+    _set_response_raw(event, raw_names)
     return event
 
 
@@ -263,7 +319,8 @@ def parsed_data(data: bytes) -> Data:
     return event
 
 
-def parsed_end_of_message(trailers: Headers) -> EndOfMessage:
+def parsed_end_of_message(trailers: Headers, raw_names: RawNames | None) -> EndOfMessage:
     event: EndOfMessage = _new(EndOfMessage)
     _set_trailers(event, trailers)
+    _set_trailers_raw(event, raw_names)
     return event

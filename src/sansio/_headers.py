@@ -19,7 +19,7 @@ from ._events import Headers
 from ._grammar import FIELD_VCHARS, TOKEN_CHARS
 from ._limits import Limits
 
-__all__ = ["field_values", "parse_fields", "split_head"]
+__all__ = ["field_values", "parse_fields", "raw_field_names", "split_head"]
 
 _TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
 _COLON = b":"
@@ -139,6 +139,15 @@ def parse_fields(lines: list[bytes], start: int, obs_fold: bool) -> tuple[Header
         return _parse_fields_slow(lines, obs_fold)
     joined = joined.lower()
     return tuple(zip(joined.split(b"\n"), map(bytes.strip, values))), b"\n%b\n" % joined
+
+
+def raw_field_names(lines: list[bytes], start: int) -> tuple[bytes, ...]:
+    """The names of the fields ``parse_fields(lines, start, ...)`` accepted, exactly as
+    received: one per line that is not an obs-fold continuation, cut at its first colon
+    (``parse_fields`` has refused any whitespace before it)."""
+    return tuple(
+        line[: line.find(b":")] for line in lines[start:] if line[:1] != b" " and line[:1] != b"\t"
+    )
 
 
 def _parse_fields_slow(lines: list[bytes], obs_fold: bool) -> tuple[Headers, bytes]:

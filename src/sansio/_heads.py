@@ -29,7 +29,7 @@ from ._framing import (
     switch_proposals,
 )
 from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
-from ._headers import field_values, parse_fields, split_head
+from ._headers import field_values, parse_fields, raw_field_names, split_head
 from ._limits import Limits
 from ._state import EventType
 
@@ -46,9 +46,10 @@ Framing = tuple[Request, BodyReader, bool, bool, frozenset[EventType]]
 _V10, _V11 = b"1.0", b"1.1"
 
 
-def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
+def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool) -> Framing:
     """Parse a request head cut into lines whose bytes and sizes are already checked;
-    decide its body framing, persistence and Expect."""
+    decide its body framing, persistence and Expect. With ``keep_raw_names`` the event
+    (and the trailers of a chunked body) carries the field names as received."""
     count = len(lines)
     request_line = lines[0].split(b" ")
     if len(request_line) != 3:
@@ -70,7 +71,8 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
         if method in BODY_METHODS:
             request_body(version, method, [], [], RemoteProtocolError)  # raises 411
         switch = switch_proposals(method, False, False) if method == b"CONNECT" else NO_SWITCH
-        return parsed_request(method, target, (), version), NO_BODY, False, False, switch
+        request = parsed_request(method, target, (), version, () if keep_raw_names else None)
+        return request, NO_BODY, False, False, switch
     headers, names = parse_fields(lines, 1, obs_fold=False)
     http11 = version is _V11
     # RFC 9112 §3.2: a 1.1 request needs exactly one Host, and no request may have two.
@@ -79,7 +81,8 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
     first = names.find(b"\nhost\n")
     if (first < 0 and http11) or (first >= 0 and names.find(b"\nhost\n", first + 5) >= 0):
         raise _bad_host(headers)
-    request = parsed_request(method, target, headers, version)
+    raw_names = raw_field_names(lines, 1) if keep_raw_names else None
+    request = parsed_request(method, target, headers, version, raw_names)
     if names.find(b"\ncontent-length\n") >= 0 or names.find(b"\ntransfer-encoding\n") >= 0:
         te = (
             field_values(headers, names, b"transfer-encoding")
@@ -92,7 +95,7 @@ def parse_request_lines(lines: list[bytes], limits: Limits) -> Framing:
             else []
         )
         length = request_body(version, method, te, cl, RemoteProtocolError)
-        reader = _body_reader(length, limits, "request")
+        reader = _body_reader(length, limits, "request", keep_raw_names)
     elif not http11 and method in BODY_METHODS:
         request_body(version, method, [], [], RemoteProtocolError)  # raises 411
     else:
@@ -140,9 +143,9 @@ def _parse_version(version: bytes, unsupported_status: int) -> bytes:
     return _V10 if minor == b"0" else _V11
 
 
-def _body_reader(length: int, limits: Limits, what: str) -> BodyReader:
+def _body_reader(length: int, limits: Limits, what: str, keep_raw_names: bool) -> BodyReader:
     if length == CHUNKED:
-        return ChunkedReader(limits)
+        return ChunkedReader(limits, keep_raw_names)
     if length == CLOSE_DELIMITED:
         return CloseDelimitedReader()
     if limits.max_body_size is not None and length > limits.max_body_size:
@@ -159,9 +162,10 @@ def _expects_continue(headers: Headers, names: bytes) -> bool:
 
 
 def parse_response(
-    head: bytes, limits: Limits, request_method: bytes | None
+    head: bytes, limits: Limits, request_method: bytes | None, keep_raw_names: bool
 ) -> tuple[InformationalResponse | Response, BodyReader, bool]:
-    """Parse a response head; decide its body framing (RFC 9112 §6.3) and persistence."""
+    """Parse a response head; decide its body framing (RFC 9112 §6.3) and persistence.
+    With ``keep_raw_names``, as ``parse_request_lines``."""
     lines = split_head(head, limits, 400)
     match = STATUS_LINE.fullmatch(lines[0])
     if match is None:
@@ -170,13 +174,14 @@ def parse_response(
     status = int(match.group(2))
     reason = match.group(3) or b""
     headers, names = parse_fields(lines, 1, obs_fold=True)
+    raw_names = raw_field_names(lines, 1) if keep_raw_names else None
     http11 = version == b"1.1"
     if status < 200:
         if status < 100:
             raise RemoteProtocolError(f"invalid status code {status}")
-        informational = parsed_informational(status, headers, version, reason)
+        informational = parsed_informational(status, headers, version, reason, raw_names)
         return informational, NO_BODY, True
-    response = parsed_response(status, headers, version, reason)
+    response = parsed_response(status, headers, version, reason, raw_names)
     persistent = keep_alive(field_values(headers, names, b"connection"), http11)
     length = response_body(
         version,
@@ -186,5 +191,5 @@ def parse_response(
         field_values(headers, names, b"content-length"),
         RemoteProtocolError,
     )
-    reader = _body_reader(length, limits, "response")
+    reader = _body_reader(length, limits, "response", keep_raw_names)
     return response, reader, persistent and length != CLOSE_DELIMITED

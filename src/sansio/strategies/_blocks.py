@@ -37,8 +37,10 @@ def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
     return tuple(out)
 
 
-def _message_events(heads: tuple[Event, ...], body: bytes, trailers: Headers) -> tuple[Event, ...]:
-    return (*heads, *((Data(body),) if body else ()), EndOfMessage(trailers))
+def _message_events(
+    heads: tuple[Event, ...], body: bytes, trailers: Headers, trailer_names: tuple[bytes, ...]
+) -> tuple[Event, ...]:
+    return (*heads, *((Data(body),) if body else ()), EndOfMessage(trailers, trailer_names))
 
 
 _TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -150,6 +152,16 @@ def _wire_name(draw: st.DrawFn, name: bytes) -> bytes:
     return name if draw(st.booleans()) else spell(name)
 
 
+def _spell(draw: st.DrawFn, fields: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``fields`` with each name spelt as it goes on the wire (``_field_lines`` writes
+    names as given; ``_names`` of the result is what ``raw_names`` must hold)."""
+    return [(draw(_wire_name(name)), value) for name, value in fields]
+
+
+def _names(fields: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, ...]:
+    return tuple(name for name, _ in fields)
+
+
 _OWS = st.sampled_from((b"", b" ", b"", b"\t", b"  ", b" \t"))
 
 
@@ -160,7 +172,7 @@ def _field_lines(
     out = []
     for name, value in fields:
         ows_left, ows_right = draw(_OWS), draw(_OWS)
-        out.append(draw(_wire_name(name)) + b":" + ows_left + value + ows_right + draw(eols))
+        out.append(name + b":" + ows_left + value + ows_right + draw(eols))
     return b"".join(out)
 
 
@@ -175,7 +187,7 @@ def _eols(tolerated: bool) -> st.SearchStrategy[bytes]:
 
 
 @st.composite
-def _chunked_body(draw: st.DrawFn, body: bytes, trailers: Headers) -> bytes:
+def _chunked_body(draw: st.DrawFn, body: bytes, trailers: Sequence[tuple[bytes, bytes]]) -> bytes:
     out = []
     for piece in draw(chunkings(body, max_pieces=8)):
         out.append(_chunk_size(draw, len(piece)) + draw(_chunk_exts) + b"\r\n" + piece + b"\r\n")

@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .._limits import Limits
-from ._blocks import _field_lines, _fields, _hosts, _insert, field_values, request_targets, tokens
+from ._blocks import (
+    _field_lines,
+    _fields,
+    _hosts,
+    _insert,
+    _spell,
+    field_values,
+    request_targets,
+    tokens,
+)
 from ._requests import _BODY_METHODS, _CHUNKED
 
 __all__ = ["HOSTILE_CLASSES", "HostileRequest", "hostile_requests"]
@@ -110,7 +119,8 @@ def _head(
         _insert(draw, fields, (b"Host", draw(_hosts)))
     if request_line is None:
         request_line = b"%b %b HTTP/%b" % (method, draw(request_targets(method)), version)
-    return request_line + b"\r\n" + draw(_field_lines(fields, st.just(b"\r\n"))) + b"\r\n"
+    lines = draw(_field_lines(_spell(draw, fields), st.just(b"\r\n")))
+    return request_line + b"\r\n" + lines + b"\r\n"
 
 
 def _chunked(data: bytes = b"hello") -> bytes:

@@ -23,6 +23,8 @@ from ._blocks import (
     _hosts,
     _insert,
     _message_events,
+    _names,
+    _spell,
     request_targets,
     tokens,
 )
@@ -50,11 +52,15 @@ class GeneratedRequest:
     """``"none"`` (no body), ``"content-length"`` or ``"chunked"``."""
     keep_alive: bool
     """Whether the request lets the connection carry another one afterwards."""
+    trailer_names: tuple[bytes, ...] = ()
+    """The trailer names as spelt on the wire (the ``EndOfMessage``'s ``raw_names``);
+    ``request.raw_names`` likewise holds the head's."""
 
     @property
     def events(self) -> tuple[Event, ...]:
-        """What a server returns for ``wire``, with the body as a single ``Data``."""
-        return _message_events((self.request,), self.body, self.trailers)
+        """What a server returns for ``wire``, with the body as a single ``Data``.
+        Their ``raw_names`` are what a connection with ``keep_raw_names=True`` returns."""
+        return _message_events((self.request,), self.body, self.trailers, self.trailer_names)
 
 
 def requests(
@@ -133,7 +139,8 @@ def _requests(
         _insert(draw, fields, (b"Content-Length", length))
     elif framing == "chunked":
         _insert(draw, fields, (b"Transfer-Encoding", draw(st.sampled_from(_CHUNKED))))
-        trailers = draw(_fields(3))
+        trailers = _spell(draw, draw(_fields(3)))
+    fields = _spell(draw, fields)
     # One line end for the whole head: a head that mixes CRLF and bare LF is refused.
     eols = st.just(draw(_eols(tolerated)))
     leading = b"".join(draw(st.lists(_eols(tolerated), max_size=2))) if tolerated else b""
@@ -144,16 +151,17 @@ def _requests(
         + draw(_field_lines(fields, eols))
         + draw(eols)
     )
-    wire_body = draw(_chunked_body(body, _parsed(trailers))) if framing == "chunked" else body
+    wire_body = draw(_chunked_body(body, trailers)) if framing == "chunked" else body
     tokens_ = [] if connection is None else [connection.lower()]
     keep_alive = b"close" not in tokens_ and (version == b"1.1" or b"keep-alive" in tokens_)
     return GeneratedRequest(
         wire=head + wire_body,
-        request=Request(method, target, _parsed(fields), version),
+        request=Request(method, target, _parsed(fields), version, _names(fields)),
         body=body,
         trailers=_parsed(trailers),
         framing=framing,
         keep_alive=keep_alive,
+        trailer_names=_names(trailers),
     )
 
 

@@ -22,6 +22,8 @@ from ._blocks import (
     _fields,
     _insert,
     _message_events,
+    _names,
+    _spell,
 )
 from ._requests import _CHUNKED, _parsed
 
@@ -50,12 +52,17 @@ class GeneratedResponse:
     """``"none"`` (HEAD, 204, 304), ``"content-length"``, ``"chunked"`` or ``"close"``."""
     keep_alive: bool
     """Whether request and response together leave the connection reusable."""
+    trailer_names: tuple[bytes, ...] = ()
+    """The trailer names as spelt on the wire (the ``EndOfMessage``'s ``raw_names``);
+    the head events' ``raw_names`` likewise hold theirs."""
 
     @property
     def events(self) -> tuple[Event, ...]:
         """What a client returns for ``wire`` (and EOF, if close-delimited), body
-        coalesced; the ``ConnectionClosed`` after EOF is not included."""
-        return _message_events((*self.informational, self.response), self.body, self.trailers)
+        coalesced; the ``ConnectionClosed`` after EOF is not included. Their
+        ``raw_names`` are what a connection with ``keep_raw_names=True`` returns."""
+        heads = (*self.informational, self.response)
+        return _message_events(heads, self.body, self.trailers, self.trailer_names)
 
 
 _STATUSES = (200, 201, 202, 203, 206, 207, 226, 300, 301, 302, 303, 307, 308)
@@ -162,7 +169,7 @@ def _responses(
         _insert(draw, fields, (b"Content-Length", b"%d" % len(body)))
     elif framing == "chunked":
         _insert(draw, fields, (b"Transfer-Encoding", draw(st.sampled_from(_CHUNKED))))
-        trailers = draw(_fields(3))
+        trailers = _spell(draw, draw(_fields(3)))
     elif framing == "none" and status != 204 and draw(st.booleans()):
         # A response to HEAD (or a 304) names the length the body would have had.
         if version == b"1.1" and status != 304 and draw(st.booleans()):
@@ -178,22 +185,27 @@ def _responses(
         for _ in range(draw(st.integers(0, 2))):
             code = draw(st.sampled_from((100, 102, 103)))
             reason = draw(_reasons)
-            interim_fields = draw(_fields(3))
+            interim_fields = _spell(draw, draw(_fields(3)))
             wire += (
                 b"HTTP/1.1 %d %b" % (code, reason)
                 + draw(eols)
                 + draw(_field_lines(interim_fields, eols))
                 + draw(eols)
             )
-            interim.append(InformationalResponse(code, _parsed(interim_fields), b"1.1", reason))
+            interim.append(
+                InformationalResponse(
+                    code, _parsed(interim_fields), b"1.1", reason, _names(interim_fields)
+                )
+            )
     reason = draw(_reasons)
+    fields = _spell(draw, fields)
     wire += (
         b"HTTP/%b %d %b" % (version, status, reason)
         + draw(eols)
         + draw(_field_lines(fields, eols))
         + draw(eols)
     )
-    wire += draw(_chunked_body(body, _parsed(trailers))) if framing == "chunked" else body
+    wire += draw(_chunked_body(body, trailers)) if framing == "chunked" else body
 
     tokens_ = [] if connection is None else [connection.lower()]
     response_keep_alive = b"close" not in tokens_ and (
@@ -203,11 +215,12 @@ def _responses(
         wire=wire,
         request=request,
         informational=tuple(interim),
-        response=Response(status, _parsed(fields), version, reason),
+        response=Response(status, _parsed(fields), version, reason, _names(fields)),
         body=body,
         trailers=_parsed(trailers),
         framing=framing,
         keep_alive=response_keep_alive and framing != "close",
+        trailer_names=_names(trailers),
     )
 
 
