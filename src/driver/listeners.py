@@ -50,6 +50,7 @@ __all__ = [
     "tcp_listeners",
     "unix_listener",
     "unmapped",
+    "url_authority",
 ]
 
 Kind = Literal["tcp", "unix", "fd", "systemd"]
@@ -67,7 +68,16 @@ _MAX_UNIX_PATH: Final = 108
 # Seconds to wait for a socket file's owner to answer when it may be stale. A live
 # server's kernel answers a connect at once (or EAGAIN with a full backlog).
 _PROBE_TIMEOUT: Final = 1.0
-_FAMILIES: Final = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX: "Unix"}
+_FAMILIES: Final[dict[int, str]] = {
+    socket.AF_INET: "an IPv4",
+    socket.AF_INET6: "an IPv6",
+    socket.AF_UNIX: "a Unix",
+}
+_TYPES: Final[dict[int, str]] = {
+    socket.SOCK_DGRAM: "datagram",
+    socket.SOCK_SEQPACKET: "seqpacket",
+    socket.SOCK_RAW: "raw",
+}
 
 
 class ListenerError(Exception):
@@ -108,9 +118,9 @@ class _UnixPath:
                 now = os.lstat(self.path)
                 if (now.st_dev, now.st_ino) == (self.device, self.inode):
                     os.unlink(self.path)
-            with contextlib.suppress(OSError):
-                os.unlink(self.path + ".lock")  # still held: no one else has it yet
-        os.close(self.lock)
+            _unlock(self.path, self.lock)
+        else:
+            os.close(self.lock)
         self.lock = -1
 
 
@@ -174,6 +184,12 @@ def peer(family: int, address: Any) -> tuple[str, int]:
     if family == socket.AF_INET6:
         return unmapped(address[0]), address[1]
     return UNIX_PEER, 0
+
+
+def url_authority(host: str, port: int) -> str:
+    """``host:port`` for a URL: an IPv6 address in brackets (RFC 3986 §3.2.2), its
+    zone's ``%`` written ``%25`` (RFC 6874)."""
+    return f"[{host.replace('%', '%25')}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def peer_text(host: str, port: int) -> str:
@@ -313,10 +329,10 @@ def unix_listener(
                 os.unlink(temporary)
             raise
     except OSError as exc:
-        os.close(lock)
+        _unlock(path, lock)
         raise ListenerError(f"cannot listen on unix:{path}: {_reason(exc)}") from None
     except BaseException:
-        os.close(lock)
+        _unlock(path, lock)
         raise
     owned = _UnixPath(path, device, inode, lock)
     return Listener(sock, "unix", f"unix:{path} (mode {mode:03o})", None, owned)
@@ -376,6 +392,13 @@ def _lock(path: str) -> int:
             raise
         os.close(fd)
     raise ListenerError(f"cannot lock {lock_path}: it keeps being replaced")
+
+
+def _unlock(path: str, lock: int) -> None:
+    # Unlinked while still held, so no one else can hold the inode by that name.
+    with contextlib.suppress(OSError):
+        os.unlink(path + ".lock")
+    os.close(lock)
 
 
 def _refuse_non_socket(path: str) -> None:
@@ -439,11 +462,13 @@ def inherited_listener(fd: int, *, name: str | None = None, systemd: bool = Fals
         family = _FAMILIES.get(sock.family)
         if family is None:
             raise ListenerError(f"{shown} is a {sock.family.name} socket, not IPv4, IPv6 or Unix")
-        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
-            raise ListenerError(f"{shown} is not a listening stream socket ({family}, not TCP)")
+        kind = sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)
+        if kind != socket.SOCK_STREAM:
+            what = _TYPES.get(kind, f"type {kind}")
+            raise ListenerError(f"{shown} is not a listening stream socket: {family} {what} socket")
         if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
             raise ListenerError(
-                f"{shown} is a {family} stream socket but not listening (listen() was not called)"
+                f"{shown} is {family} stream socket but not listening (listen() was not called)"
             )
         sock.setblocking(False)
         sock.set_inheritable(False)
@@ -518,9 +543,7 @@ def _listener(sock: socket.socket, kind: Kind, prefix: str, suffix: str = "") ->
         host, port = address[0], address[1]
         if sock.family == socket.AF_INET6 and address[3]:
             host = f"{host}%{_interface(address[3])}"  # a link-local address's zone
-        where = f"{host} port {port}"
-        # RFC 3986 §3.2.2 brackets, RFC 6874 %25 before a zone.
-        authority = f"[{host.replace('%', '%25')}]:{port}" if ":" in host else f"{host}:{port}"
+        where, authority = f"{host} port {port}", url_authority(host, port)
     label = f"{prefix} ({where}){suffix}" if prefix else where
     return Listener(sock, kind, label, authority)
 
