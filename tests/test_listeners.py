@@ -280,6 +280,29 @@ def test_a_live_socket_is_refused_and_keeps_serving(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no lock, no temporary
 
 
+def test_a_live_socket_with_a_full_backlog_is_refused(tmp_path: Path) -> None:
+    # A busy server, not a dead one: its kernel answers EAGAIN, not ECONNREFUSED.
+    path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as busy:
+        busy.bind(str(path))
+        busy.listen(0)
+        queued = []
+        try:
+            with contextlib.suppress(BlockingIOError, TimeoutError):
+                for _ in range(8):
+                    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    queued.append(client)
+                    client.setblocking(False)
+                    client.connect(str(path))
+            assert len(queued) < 8  # the backlog did fill
+            with pytest.raises(ListenerError, match=f"something is listening on {path}"):
+                unix_listener(str(path))
+            assert stat.S_ISSOCK(os.lstat(path).st_mode)
+        finally:
+            for client in queued:
+                client.close()
+
+
 def test_a_second_h10_on_the_same_path_is_refused(tmp_path: Path, made: list[Listener]) -> None:
     path = tmp_path / "s"
     made.append(unix_listener(str(path)))

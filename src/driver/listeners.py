@@ -99,6 +99,10 @@ class _UnixPath:
        unlink the temporary name. A client never finds PATH with the wrong mode.
     ``release()`` unlinks PATH only in the process that bound it (not in a forked
     worker) and only while it is still our inode (another server may have taken it).
+
+    The umask is the process's: this is done at startup, before any thread. The
+    socket's own name stays the temporary one (``ss -x`` shows it); Linux's abstract
+    namespace (``@name``) is not offered: it has no file mode to protect it.
     """
 
     __slots__ = ("device", "inode", "lock", "owner", "path")
