@@ -22,6 +22,15 @@ so another thread wakes the loop at once. Signals arrive through
 ``signal.set_wakeup_fd`` on a socketpair (it writes single bytes, which an eventfd
 refuses). Shutdown stops accepting, closes idle connections, lets the others finish
 their current response, and gives up after the grace period.
+
+At the connection cap (or out of descriptors), idle kept-alive connections make room,
+as nginx's ``ngx_drain_connections`` does: a protocol tells the loop when it starts
+waiting for its next request (``keep_idle``), the loop keeps those connections in the
+order they became idle, and for each new client beyond the cap it closes the one idle
+longest that is still ``reclaimable`` (an entry whose connection has become busy
+again is dropped on the way; it is queued anew when it next becomes idle). Only when
+none is left does the listener stop, and new clients wait in the kernel backlog for a
+connection to close or to become idle.
 """
 
 from __future__ import annotations
@@ -37,13 +46,13 @@ import socket
 import threading
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from .config import Config, TransportConfig
-from .interfaces import ProtocolFactory, Timed
+from .interfaces import ProtocolFactory, Timed, Transport
 from .memory import release_free_memory
 from .transport import EPOLLIN, SocketTransport
 
@@ -54,6 +63,9 @@ log = logging.getLogger("driver")
 _EPOLLET = select.EPOLLET
 _NEVER = float("inf")
 _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_NO_DESCRIPTORS = {errno.EMFILE, errno.ENFILE}
+# Making room at the cap is logged at most this often (it may happen on every accept).
+_RECLAIM_LOG_INTERVAL = 60.0
 # After connections have closed, free memory goes back to the system at most this
 # often (see driver.memory).
 _TRIM_INTERVAL = 1.0
@@ -121,6 +133,10 @@ class Loop:
         self._eventfd_lock = threading.Lock()
         self._eventfd_closed = False
         self._accepting = False
+        # Kept-alive connections waiting for their next request, longest idle first.
+        self._idle: OrderedDict[Transport, None] = OrderedDict()
+        self._reclaimed = 0  # since the last log line about it
+        self._reclaim_logged = -_RECLAIM_LOG_INTERVAL
         self._wake_r, self._wake_w = socket.socketpair()
         self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
@@ -158,7 +174,9 @@ class Loop:
     def forget(self, fd: int) -> None:
         """Called by a transport as it closes."""
         # Closing the socket removes it from the epoll set; no unregister call needed.
-        self.transports.pop(fd, None)
+        transport = self.transports.pop(fd, None)
+        if transport is not None and self._idle:
+            self._idle.pop(transport, None)
         self.handlers.pop(fd, None)
         if not self._closed_since_trim:
             self._trim_at = self.now + _TRIM_INTERVAL
@@ -170,6 +188,40 @@ class Loop:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
             self._start_accepting()
+
+    def keep_idle(self, transport: Transport) -> None:
+        idle = self._idle
+        idle[transport] = None
+        idle.move_to_end(transport)  # idle again: the newest
+        if not self._accepting and not self.stopping:
+            # Stopped at the cap (or out of descriptors): this one can make room for a
+            # client waiting in the backlog.
+            self._start_accepting()
+
+    def _reclaim_idle(self) -> bool:
+        """Close the connection idle longest that can go at no loss; whether one did."""
+        idle = self._idle
+        while idle:
+            transport, _ = idle.popitem(last=False)
+            if not isinstance(transport, SocketTransport) or transport.closed:
+                continue
+            # Only HTTP's protocol says (interfaces.Reclaimable); a switched one never is.
+            if not getattr(transport.protocol, "reclaimable", False):
+                continue  # busy again: queued anew when it next becomes idle
+            transport.close()  # nothing is queued: closed (and forgotten) at once
+            self._reclaimed += 1
+            if self.now - self._reclaim_logged >= _RECLAIM_LOG_INTERVAL:
+                log.warning(
+                    "making room for new clients: closed %d idle kept-alive connection(s) "
+                    "(%d open, --max-connections %d)",
+                    self._reclaimed,
+                    len(self.transports),
+                    self.config.max_connections,
+                )
+                self._reclaim_logged = self.now
+                self._reclaimed = 0
+            return True
+        return False
 
     def fail(self, transport: SocketTransport) -> None:
         """An exception escaped the code of ``transport``'s connection (a bug, in the
@@ -213,7 +265,7 @@ class Loop:
         cap = self.config.max_connections
         nodelay = self.config.nodelay
         for _ in range(_ACCEPTS_PER_ROUND):
-            if len(transports) >= cap:
+            if len(transports) >= cap and not self._reclaim_idle():
                 self._stop_accepting()
                 return
             try:
@@ -221,6 +273,8 @@ class Loop:
             except BlockingIOError:
                 return
             except OSError as exc:
+                if exc.errno in _NO_DESCRIPTORS and self._reclaim_idle():
+                    continue  # a descriptor is free again: try once more
                 if exc.errno in _ACCEPT_ERRORS:
                     # Out of descriptors or memory: wait for a connection to close.
                     # Each close retries, so only the first failure of a burst is logged.
