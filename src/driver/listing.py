@@ -140,18 +140,20 @@ def list_directory(fd: int, url_path: str, max_entries: int) -> bytes | Listing:
         first = min(LISTING_BATCH, max_entries)
         # One more than a batch: whether the directory goes on past it.
         batch = list(itertools.islice(entries, first + 1))
-        if len(batch) > first and first < max_entries:
-            note = (
-                f"<p>More than {LISTING_BATCH:,} entries: listed in the order the "
-                "directory holds them, not sorted.</p>\n"
-            )
-            first_html = _head(url_path, note) + "".join(map(_item, batch))
-            listing = Listing(fd, entries, first_html, max_entries - len(batch), max_entries)
-            return listing
+        if len(batch) <= first or first == max_entries:
+            # Formatted before the directory closes: a symlink's target is looked up
+            # through it.
+            cut = max_entries if len(batch) > first else 0
+            lines = "".join(map(_item, sorted(batch[:first], key=_sort_key)))
+            return (_head(url_path, "") + lines + _tail(cut)).encode()
+        note = (
+            f"<p>More than {LISTING_BATCH:,} entries: listed in the order the "
+            "directory holds them, not sorted.</p>\n"
+        )
+        first_html = _head(url_path, note) + "".join(map(_item, batch))
+        listing = Listing(fd, entries, first_html, max_entries - len(batch), max_entries)
+        return listing
     finally:
         if listing is None:
             entries.close()
             os.close(fd)
-    cut = max_entries if len(batch) > first else 0
-    lines = "".join(map(_item, sorted(batch[:first], key=_sort_key)))
-    return (_head(url_path, "") + lines + _tail(cut)).encode()
