@@ -26,23 +26,30 @@ their current response, and gives up after the grace period.
 At the connection cap (or out of descriptors), idle kept-alive connections make room,
 as nginx's ``ngx_drain_connections`` does: a protocol tells the loop when it starts
 waiting for its next request (``keep_idle``), the loop keeps those connections in the
-order they became idle, and for each new client beyond the cap it closes the one idle
-longest that is still ``reclaimable`` (an entry whose connection has become busy
-again is dropped on the way; it is queued anew when it next becomes idle). Only when
-none is left does the listener stop, and new clients wait in the kernel backlog for a
-connection to close or to become idle.
+order they became idle, and for each new client waiting beyond the cap it closes the
+one idle longest that is still ``reclaimable`` and whose last answer has reached the
+client (nothing left in the kernel's send queue, which a reset would destroy). An
+entry whose connection has become busy again is dropped on the way; it is queued anew
+when it next becomes idle. The listener stays registered while idle connections
+remain, so that a new client finds room at once; only when none is left does it stop,
+and new clients wait in the kernel backlog for a connection to close or become idle.
+Connections that have not sent their first request are never closed to make room:
+they may be sending it now.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import heapq
 import logging
 import os
 import select
 import signal
 import socket
+import struct
+import termios
 import threading
 import time
 import weakref
@@ -66,6 +73,9 @@ _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _NO_DESCRIPTORS = {errno.EMFILE, errno.ENFILE}
 # Making room at the cap is logged at most this often (it may happen on every accept).
 _RECLAIM_LOG_INTERVAL = 60.0
+# Idle connections looked at for one new client, at most (nginx drains 32 at a time).
+_RECLAIM_SCAN = 32
+_OUTQ = struct.pack("i", 0)
 # After connections have closed, free memory goes back to the system at most this
 # often (see driver.memory).
 _TRIM_INTERVAL = 1.0
@@ -137,6 +147,8 @@ class Loop:
         self._idle: OrderedDict[Transport, None] = OrderedDict()
         self._reclaimed = 0  # since the last log line about it
         self._reclaim_logged = -_RECLAIM_LOG_INTERVAL
+        self._listen_poll = select.poll()
+        self._listen_poll.register(listener.fileno(), select.POLLIN)
         self._wake_r, self._wake_w = socket.socketpair()
         self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
@@ -198,30 +210,48 @@ class Loop:
             # client waiting in the backlog.
             self._start_accepting()
 
+    def _pending(self) -> bool:
+        """Whether a connection waits to be accepted (asked at the cap only: an idle
+        connection is closed for a client that is there, never for one that may come)."""
+        return bool(self._listen_poll.poll(0))
+
     def _reclaim_idle(self) -> bool:
         """Close the connection idle longest that can go at no loss; whether one did."""
         idle = self._idle
-        while idle:
-            transport, _ = idle.popitem(last=False)
-            if not isinstance(transport, SocketTransport) or transport.closed:
-                continue
+        stale = []
+        chosen = None
+        for scanned, transport in enumerate(idle):
+            if scanned == _RECLAIM_SCAN:
+                break
             # Only HTTP's protocol says (interfaces.Reclaimable); a switched one never is.
-            if not getattr(transport.protocol, "reclaimable", False):
-                continue  # busy again: queued anew when it next becomes idle
-            transport.close()  # nothing is queued: closed (and forgotten) at once
-            self._reclaimed += 1
-            if self.now - self._reclaim_logged >= _RECLAIM_LOG_INTERVAL:
-                log.warning(
-                    "making room for new clients: closed %d idle kept-alive connection(s) "
-                    "(%d open, --max-connections %d)",
-                    self._reclaimed,
-                    len(self.transports),
-                    self.config.max_connections,
-                )
-                self._reclaim_logged = self.now
-                self._reclaimed = 0
-            return True
-        return False
+            if (
+                not isinstance(transport, SocketTransport)
+                or transport.closed
+                or not getattr(transport.protocol, "reclaimable", False)
+            ):
+                stale.append(transport)  # busy again: queued anew when next idle
+            elif not _unsent(transport.sock):
+                chosen = transport
+                break
+            # else its last answer is still on its way to the client: not yet.
+        for transport in stale:
+            del idle[transport]
+        if chosen is None:
+            return False
+        del idle[chosen]
+        chosen.close()  # nothing is queued: closed (and forgotten) at once
+        self._reclaimed += 1
+        if self.now - self._reclaim_logged >= _RECLAIM_LOG_INTERVAL:
+            log.warning(
+                "making room for new clients: closed %d idle kept-alive connection(s) "
+                "(%d open, --max-connections %d)",
+                self._reclaimed,
+                len(self.transports),
+                self.config.max_connections,
+            )
+            self._reclaim_logged = self.now
+            self._reclaimed = 0
+        return True
 
     def fail(self, transport: SocketTransport) -> None:
         """An exception escaped the code of ``transport``'s connection (a bug, in the
@@ -265,9 +295,12 @@ class Loop:
         cap = self.config.max_connections
         nodelay = self.config.nodelay
         for _ in range(_ACCEPTS_PER_ROUND):
-            if len(transports) >= cap and not self._reclaim_idle():
-                self._stop_accepting()
-                return
+            if len(transports) >= cap:
+                if self._idle and not self._pending():
+                    return  # listening on: a client that comes will have room made
+                if not self._reclaim_idle():
+                    self._stop_accepting()  # until a connection closes or idles
+                    return
             try:
                 fd, address = accept()
             except BlockingIOError:
@@ -511,6 +544,15 @@ class Loop:
                 self._compact()
                 release_free_memory()
             self.tick()
+
+
+def _unsent(sock: socket.socket) -> int:
+    """Bytes the kernel holds for the peer, unsent or not yet acknowledged (SIOCOUTQ):
+    a connection closed with some may lose them to a reset if the client writes."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, _OUTQ))[0])
+    except OSError:
+        return 0
 
 
 def _alive(ref: weakref.ref[Timed]) -> bool:
