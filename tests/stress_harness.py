@@ -550,7 +550,9 @@ class StuckStderrServer:
             self._reader.start()
 
     def _drain(self) -> None:
-        for chunk in iter(lambda: self._stderr.read1(65536), b""):
+        fd = self._stderr.fileno()
+        # os.read, not the file's read(): what the server has written, as it comes.
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
             self._read.append(chunk)
 
     def text(self) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import driver
 from driver.listing import LISTING_BATCH
 from driver.static import StaticFiles
 
-from server_helpers import ServerProcess, curl, running_server, trigger
+from server_helpers import SRC, ServerProcess, curl, running_server, trigger
 
 __all__ = ["trigger"]  # fixture used by this module
 
@@ -154,3 +156,26 @@ def test_the_entry_bound_holds_at_every_size(listing_root: Path, limit: int) -> 
 def test_max_listing_entries_must_be_positive(listing_root: Path) -> None:
     with pytest.raises(ValueError, match="max_listing_entries"):
         StaticFiles(listing_root, max_listing_entries=0)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--max-listing-entries", "0"], "must be >= 1"),
+        (["--max-listing-entries", "many"], "not a whole number"),
+        (["--hello", "--max-listing-entries", "5"], "applies to serving files"),
+    ],
+)
+def test_max_listing_entries_mistakes_are_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    result = subprocess.run(
+        [sys.executable, "-m", "driver", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("usage:")]
+    assert len(lines) == 1 and needle in lines[0], result.stderr

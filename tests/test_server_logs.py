@@ -133,7 +133,7 @@ def warnings() -> Iterator[_Records]:
 
 def _read_all(fd: int) -> bytes:
     os.set_blocking(fd, False)
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(fd, 65536)
