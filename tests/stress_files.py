@@ -25,9 +25,11 @@ import re
 import signal
 import socket
 import subprocess
-import threading
+import sys
 import time
 from pathlib import Path
+
+from driver.listing import MAX_LISTING_ENTRIES
 
 from stress_harness import (
     MiB,
@@ -81,6 +83,27 @@ def _get_status(port: int, path: bytes, timeout: float = 2.0) -> int:
 
 # -- a FIFO swapped in for a file -----------------------------------------------------------
 
+# argv: the target and a spare name beside it. Prints the swaps made once SIGTERMed.
+_SWAPPER = """
+import os, signal, sys
+target, spare = sys.argv[1], sys.argv[2]
+swaps = 0
+def stop(signum, frame):
+    print(swaps)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    try:
+        with open(spare, "wb") as f:
+            f.write(b"a regular file\\n")
+        os.replace(spare, target)
+        os.mkfifo(spare)
+        os.replace(spare, target)
+        swaps += 1
+    except OSError:
+        pass
+"""
+
 
 def fifo_swap(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     """A file swapped for a FIFO and back while clients GET it (the FIFO used to be
@@ -96,23 +119,16 @@ def fifo_swap(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     spare.write_bytes(b"a regular file\n")
     os.replace(spare, target)
     (root / "small.txt").write_bytes(b"small\n")
-    stop = threading.Event()
-    swaps = [0]
-
-    def swapper() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                spare.write_bytes(b"a regular file\n")
-                os.replace(spare, target)
-                os.mkfifo(spare)
-                os.replace(spare, target)
-                swaps[0] += 1
-
+    # In a process of its own: this one's GIL would slow it to a few hundred swaps a
+    # second, and the race (a swap between the server's look and its open) with it.
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", _SWAPPER, str(target), str(spare)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     statuses: dict[int, int] = {}
     args = [str(root), "--no-access-log", *_trigger_args(trigger)]
     with stress_server(args) as server:
-        thread = threading.Thread(target=swapper, daemon=True)
-        thread.start()
         try:
             seconds = max(2.0, count / 500)
             prober = PacedProber(server.port, "/small.txt", seconds, PROBE_INTERVAL)
@@ -124,8 +140,8 @@ def fifo_swap(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
                     break
             latencies = prober.result()
         finally:
-            stop.set()
-            thread.join(5)
+            swapper.send_signal(signal.SIGTERM)
+            swaps = int(swapper.communicate(timeout=10)[0] or 0)
             with contextlib.suppress(OSError):  # a server blocked in open() returns
                 os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
         tracebacks = server.tracebacks()
@@ -135,7 +151,7 @@ def fifo_swap(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
             name,
             "every request answered (200, or 404 while it is a FIFO)",
             f"{answered:,}/{count:,} ({statuses.get(200, 0):,} x 200, "
-            f"{statuses.get(404, 0):,} x 404; {swaps[0]:,} swaps); {tracebacks} tracebacks",
+            f"{statuses.get(404, 0):,} x 404; {swaps:,} swaps); {tracebacks} tracebacks",
             answered == count and set(statuses) <= {200, 404} and tracebacks == 0,
         ),
         _answered_row(name, latencies),
@@ -178,8 +194,9 @@ def listing(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
     seconds = 6.0 if scale.full else 3.0
     (workdir / "stress_files_probe.txt").write_bytes(b"probe\n")
     directory = _big_directory(workdir, entries)
-    args = [str(workdir), "--no-access-log", "--max-listing-entries", str(entries)]
-    args += _trigger_args(trigger)
+    args = [str(workdir), "--no-access-log", *_trigger_args(trigger)]
+    if entries > MAX_LISTING_ENTRIES:
+        args += ["--max-listing-entries", str(entries)]  # all of them, to the end
     path = f"/{directory.name}/"
     with stress_server(args) as server:
         url = server.url(path)
@@ -273,6 +290,8 @@ def idle_reclaim(scale: Scale, workdir: Path, trigger: str = "level") -> list[Ro
             except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 ok = False
             waits.append((time.perf_counter() - start) * 1000 if ok else 10_000.0)
+            if waits.count(10_000.0) >= 3:
+                break  # no room is made: no use waiting 5 s for each of the rest
             # The one idle longest is the one that went (the cap is full again).
             old_reader, _ = clients[index]
             with contextlib.suppress(TimeoutError, OSError):
@@ -339,6 +358,8 @@ def stuck_log(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
         for _ in range(count):
             status = _get_status(server.port, b"/small.txt")
             statuses[status] = statuses.get(status, 0) + 1
+            if statuses.get(0, 0) >= 3:
+                break  # the server has stopped: no use waiting 2 s for each of the rest
         latencies = prober.result()
         server.unstick()
         time.sleep(1.0)

@@ -213,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help="connections served at once; beyond it new ones wait in the "
-        "kernel backlog (default: 10000, or what RLIMIT_NOFILE allows)",
+        help="connections served at once; beyond it a new client takes the place of "
+        "the kept-alive connection idle longest, or waits in the kernel backlog if none "
+        "is idle (default: 10000, or what RLIMIT_NOFILE allows)",
     )
     parser.add_argument(
         "--header-timeout",
