@@ -306,8 +306,13 @@ class Loop:
             except BlockingIOError:
                 return
             except OSError as exc:
-                if exc.errno in _NO_DESCRIPTORS and self._reclaim_idle():
-                    continue  # a descriptor is free again: try once more
+                if exc.errno in _NO_DESCRIPTORS and self._idle:
+                    # accept() says EMFILE even with nobody waiting: then listen on,
+                    # as at the cap, and make room when a client is there.
+                    if not self._pending():
+                        return
+                    if self._reclaim_idle():
+                        continue  # a descriptor is free again: try once more
                 if exc.errno in _ACCEPT_ERRORS:
                     # Out of descriptors or memory: wait for a connection to close.
                     # Each close retries, so only the first failure of a burst is logged.

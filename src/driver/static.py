@@ -105,7 +105,7 @@ def _condition_reply(status: int, headers: Headers) -> Reply:
     return Reply(304, headers[1:]) if status == 304 else error_reply(status)
 
 
-def split_target(target: bytes) -> tuple[bytes, bytes | None] | None:
+def _split_target(target: bytes) -> tuple[bytes, bytes | None] | None:
     """``(path, query)`` of an origin-form or absolute-form request target, still
     percent-encoded (``query`` is ``None`` without a ``?``); ``None`` for any other
     form. Schemes are compared case-insensitively (RFC 3986 §3.1), so ``HTTP://host/a``
@@ -184,7 +184,7 @@ class StaticFiles:
             cached = self._cached(request, key, entry)
             if cached is not None:
                 return cached
-        parts = split_target(request.target)
+        parts = _split_target(request.target)
         url_path = None if parts is None else self._url_path(parts[0])
         if parts is None or url_path is None:
             return error_reply(400)
