@@ -21,7 +21,6 @@ from server_helpers import (
     running_server,
     trigger,
 )
-from stress_harness import stress_server
 
 __all__ = ["docroot", "trigger"]  # fixtures used by this module
 
@@ -143,28 +142,4 @@ def test_without_idle_connections_new_clients_wait_for_a_close(
         waiting.settimeout(5)
         assert read_until_close(waiting).endswith(DOCROOT_FILES["small.txt"])
         for sock in (*fresh, waiting):
-            sock.close()
-
-
-def test_out_of_descriptors_the_connection_idle_longest_makes_room(
-    docroot: Path, trigger: list[str]
-) -> None:
-    # A cap above what RLIMIT_NOFILE allows: accept() fails with EMFILE first. Before,
-    # the listener then paused until a connection closed (the keep-alive timeout).
-    args = [str(docroot), "--max-connections", "1000", "--keepalive-timeout", "300", *trigger]
-    with stress_server(args, nofile=48) as server:
-        clients = []
-        for number in range(60):  # more than 48 descriptors allow at once
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            sock.sendall(SMALL)
-            try:
-                status, _, _ = read_response(sock, bytearray())
-            except TimeoutError:
-                pytest.fail(f"client {number} not served out of descriptors")
-            assert status == b"HTTP/1.1 200 OK"
-            clients.append(sock)
-        assert _closed(clients[0]) and _closed(clients[1])  # the oldest made room
-        clients[-1].sendall(SMALL)  # the newest is still kept alive
-        assert read_response(clients[-1], bytearray())[0] == b"HTTP/1.1 200 OK"
-        for sock in clients:
             sock.close()

@@ -77,7 +77,7 @@ class Config:
 
     max_connections: int = 0
     """Connections served at once; 0 means 10 000 or what ``RLIMIT_NOFILE`` allows. At
-    the cap (or out of descriptors) a new client takes the place of the kept-alive
+    the cap a new client takes the place of the kept-alive
     connection idle longest, which is closed (nginx does the same); with none idle,
     the listener stops and the kernel backlog holds new connects until one closes or
     becomes idle."""

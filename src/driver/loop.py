@@ -23,8 +23,8 @@ so another thread wakes the loop at once. Signals arrive through
 refuses). Shutdown stops accepting, closes idle connections, lets the others finish
 their current response, and gives up after the grace period.
 
-At the connection cap (or out of descriptors), idle kept-alive connections make room,
-as nginx's ``ngx_drain_connections`` does: a protocol tells the loop when it starts
+At the connection cap, idle kept-alive connections make room, as nginx's
+``ngx_drain_connections`` does: a protocol tells the loop when it starts
 waiting for its next request (``keep_idle``), the loop keeps those connections in the
 order they became idle, and for each new client waiting beyond the cap it closes the
 one idle longest that is still ``reclaimable`` and whose last answer has reached the
@@ -34,7 +34,9 @@ when it next becomes idle. The listener stays registered while idle connections
 remain, so that a new client finds room at once; only when none is left does it stop,
 and new clients wait in the kernel backlog for a connection to close or become idle.
 Connections that have not sent their first request are never closed to make room:
-they may be sending it now.
+they may be sending it now. Out of descriptors below the cap (``EMFILE``) nothing is
+closed either, as in nginx: a flood of connections that send nothing would otherwise
+evict every real client; the listener pauses until a connection closes.
 """
 
 from __future__ import annotations
@@ -70,7 +72,6 @@ log = logging.getLogger("driver")
 _EPOLLET = select.EPOLLET
 _NEVER = float("inf")
 _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-_NO_DESCRIPTORS = {errno.EMFILE, errno.ENFILE}
 # Making room at the cap is logged at most this often (it may happen on every accept).
 _RECLAIM_LOG_INTERVAL = 60.0
 # Idle connections looked at for one new client, at most (nginx drains 32 at a time).
@@ -205,9 +206,8 @@ class Loop:
         idle = self._idle
         idle[transport] = None
         idle.move_to_end(transport)  # idle again: the newest
-        if not self._accepting and not self.stopping:
-            # Stopped at the cap (or out of descriptors): this one can make room for a
-            # client waiting in the backlog.
+        if not self._accepting and not self.stopping and not self._fd_ceiling:
+            # Stopped at the cap: this one can make room for a client in the backlog.
             self._start_accepting()
 
     def _pending(self) -> bool:
@@ -306,13 +306,6 @@ class Loop:
             except BlockingIOError:
                 return
             except OSError as exc:
-                if exc.errno in _NO_DESCRIPTORS and self._idle:
-                    # accept() says EMFILE even with nobody waiting: then listen on,
-                    # as at the cap, and make room when a client is there.
-                    if not self._pending():
-                        return
-                    if self._reclaim_idle():
-                        continue  # a descriptor is free again: try once more
                 if exc.errno in _ACCEPT_ERRORS:
                     # Out of descriptors or memory: wait for a connection to close.
                     # Each close retries, so only the first failure of a burst is logged.
