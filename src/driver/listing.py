@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["LISTING_BATCH", "MAX_LISTING_ENTRIES", "Listing", "displayable", "list_directory"]
 
 LISTING_BATCH: Final = 256
-"""Entries read and formatted per pull: about 45 KB of HTML and a millisecond of the
-loop's time (``bench/stress.py``'s listing row measures the stall it causes)."""
+"""Entries read and formatted per pull: about 14 KB of HTML and 1 ms of the loop.
+With 4 clients listing 100,000 entries at full speed the loop's longest round took
+9 ms of CPU (p99 4.8 ms) at 256, 8.9 ms (p99 4.2 ms) at 128: the smaller batch buys
+little, the larger one sorts more of the directories people list."""
 
 MAX_LISTING_ENTRIES: Final = 10_000
 """The default bound on the entries of one listing: a page of about 1 MB, which a

@@ -48,8 +48,9 @@ _MEMO_LIMIT: Final = 64 * 1024
 # Seconds one pull of an iterable body may take before the rest waits for the next
 # round: a client that reads as fast as a costly iterable produces (a listing of
 # 100,000 entries) never pauses it, and would otherwise hold every other client for the
-# whole body (0.3 s; bench/stress.py's listing row measures the stall).
-PULL_SECONDS: Final = 0.001
+# whole body (0.3 s). With 4 such listings the loop's longest round took 13.9 ms of
+# CPU at 1 ms, 7-9 ms at 0.5 ms (bench/stress.py's listing row measures the stall).
+PULL_SECONDS: Final = 0.0005
 
 
 class ResponseWriter:
