@@ -2,7 +2,7 @@
 
 Pure functions over header fields, used by ``driver.static``. A field sent on several
 lines is one field whose value is the lines joined by commas (RFC 9110 §5.3):
-``field_value`` is the one place that combines them, for every field read here. So
+``combined_fields`` is the one place that combines them, for every field read here. So
 ``If-None-Match`` split over two lines is one list, and a single-valued field sent
 twice (``If-Modified-Since``, ``If-Unmodified-Since``, ``If-Range``, ``Range``)
 becomes a value with more than one member, which is not a valid value and is ignored
@@ -18,8 +18,9 @@ import time
 from typing import Final
 
 __all__ = [
+    "CONDITION_FIELDS",
+    "combined_fields",
     "etag_matches",
-    "field_value",
     "http_date",
     "parse_range",
     "precondition",
@@ -27,6 +28,13 @@ __all__ = [
 ]
 
 Headers = tuple[tuple[bytes, bytes], ...]
+
+_PRECONDITIONS: Final = frozenset(
+    {b"if-match", b"if-unmodified-since", b"if-none-match", b"if-modified-since"}
+)
+_RANGE: Final = frozenset({b"range", b"if-range"})
+CONDITION_FIELDS: Final = _PRECONDITIONS | _RANGE
+"""Every field this module reads: a request with none of them is served as it is."""
 
 # RFC 9110 §8.8.3:
 #   entity-tag = [ weak ] opaque-tag
@@ -120,13 +128,14 @@ def parse_range(value: bytes, size: int) -> tuple[int, int] | bool | None:
     return first, min(last, size - 1)
 
 
-def field_value(headers: Headers, name: bytes) -> bytes | None:
-    """The value of field ``name`` (lower-case): its field lines combined in order with
-    ", " (RFC 9110 §5.3), or ``None`` if the request has none."""
-    values = [value for key, value in headers if key == name]
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else b", ".join(values)
+def combined_fields(headers: Headers, names: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The value of each field of ``names`` (lower-case) that the request has: its field
+    lines combined in order with ", " (RFC 9110 §5.3). One pass over the head."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in names:
+            found[name] = found[name] + b", " + value if name in found else value
+    return found
 
 
 def _entity_tags(value: bytes) -> list[tuple[bool, bytes]] | None:
@@ -149,6 +158,8 @@ def _entity_tags(value: bytes) -> list[tuple[bool, bytes]] | None:
 def etag_matches(header: bytes, etag: bytes, *, weak: bool = True) -> bool:
     """Whether an If-None-Match (``weak``) or If-Match (strong) value matches our
     strong ``etag``: ``*``, or a list that holds it (RFC 9110 §8.8.3.2, §13.1.1-2)."""
+    if header == etag:
+        return True  # the common case: one tag, ours
     if header.strip(b" \t") == b"*":
         return True  # the resource exists
     tags = _entity_tags(header)
@@ -162,20 +173,21 @@ def precondition(headers: Headers, mtime: int, etag: bytes) -> int | None:
     gets from its preconditions: 412, 304, or ``None`` (serve it). Evaluated in the
     order of RFC 9110 §13.2.2; a date that is not a valid HTTP-date (a field sent twice
     is not one) leaves its condition out."""
-    if_match = field_value(headers, b"if-match")
+    fields = combined_fields(headers, _PRECONDITIONS)
+    if_match = fields.get(b"if-match")
     if if_match is not None:
         if not etag_matches(if_match, etag, weak=False):
             return 412
     else:
-        since = field_value(headers, b"if-unmodified-since")
+        since = fields.get(b"if-unmodified-since")
         when = None if since is None else http_date(since)
         if when is not None and mtime > when:
             return 412
-    if_none_match = field_value(headers, b"if-none-match")
+    if_none_match = fields.get(b"if-none-match")
     if if_none_match is not None:
         # If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3).
         return 304 if etag_matches(if_none_match, etag) else None
-    since = field_value(headers, b"if-modified-since")
+    since = fields.get(b"if-modified-since")
     when = None if since is None else http_date(since)
     if when is not None and mtime <= when:
         return 304
@@ -189,10 +201,11 @@ def requested_range(
     says, once ``If-Range`` allows it: ``None`` (send it whole) if there is no Range,
     or an If-Range that is neither exactly our ETag nor our Last-Modified date
     (RFC 9110 §13.1.5: a strong comparison)."""
-    range_value = field_value(headers, b"range")
+    fields = combined_fields(headers, _RANGE)
+    range_value = fields.get(b"range")
     if range_value is None:
         return None
-    if_range = field_value(headers, b"if-range")
+    if_range = fields.get(b"if-range")
     if if_range is not None and if_range != etag and http_date(if_range) != mtime:
         return None
     return parse_range(range_value, size)

@@ -66,9 +66,7 @@ __all__ = ["StaticFiles"]
 _http_date = conditions.http_date
 _parse_range = conditions.parse_range
 _ALLOWED: Final = (b"GET", b"HEAD")
-_CONDITIONS: Final = frozenset(
-    {b"range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since"}
-)
+_CONDITIONS: Final = conditions.CONDITION_FIELDS - {b"if-range"}
 CACHE_ENTRIES: Final = 256
 RESOLVE_SECONDS: Final = 1.0
 # Never blocks in open (FIFOs, devices), never follows a symlink the resolution did not
@@ -294,13 +292,13 @@ class StaticFiles:
             self._cache.pop(key, None)
             return None
         for name, _ in request.headers:  # one pass: most requests have no condition
-            if name in _CONDITIONS:
+            if name in _CONDITIONS:  # If-Range alone is nothing without a Range
                 status = conditions.precondition(request.headers, entry.mtime, entry.etag)
                 if status is not None:
                     if fd >= 0:
                         os.close(fd)
                     return _condition_reply(status, entry.headers)
-                if conditions.field_value(request.headers, b"range") is not None:
+                if any(name == b"range" for name, _ in request.headers):
                     if fd >= 0:
                         os.close(fd)
                     return None  # the full path answers ranges
