@@ -1,10 +1,13 @@
 """At ``--max-connections``, idle kept-alive connections make room for new clients,
 the one idle longest first (nginx's ``ngx_drain_connections``); a connection that is
-receiving a request or sending a response never does.
+receiving a request or sending a response never does, nor one whose kernel still holds
+its last answer or its next request (a close would reset it), until those are gone.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -143,3 +146,98 @@ def test_without_idle_connections_new_clients_wait_for_a_close(
         assert read_until_close(waiting).endswith(DOCROOT_FILES["small.txt"])
         for sock in (*fresh, waiting):
             sock.close()
+
+
+def _slow_reader(server: ServerProcess, path: str) -> socket.socket:
+    """A connection that asks for ``path`` and does not read the answer yet: with a
+    4 KiB receive window, most of it waits in the server's kernel send queue while the
+    server, having handed it all over, sees the connection idle."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def _answer_intact(sock: socket.socket, body: bytes) -> bool:
+    status, _, received = read_response(sock, bytearray())
+    return status == b"HTTP/1.1 200 OK" and received == body
+
+
+@pytest.fixture
+def medium(docroot: Path) -> bytes:
+    """A file larger than a slow reader's window, small enough for the kernel's send
+    queue to take the rest."""
+    content = bytes(range(256)) * 192  # 48 KiB
+    (docroot / "medium.bin").write_bytes(content)
+    return content
+
+
+def test_an_idle_connection_is_not_closed_before_its_answer_is_read(
+    docroot: Path, trigger: list[str], medium: bytes
+) -> None:
+    # Closing it then would reset it as the client writes, and the reset destroys the
+    # part of the answer it has not read. Nor is it skipped for good: once its bytes
+    # have gone it makes room (before, the newcomer waited for the keep-alive timeout:
+    # no event says when the kernel's queue is empty).
+    args = [str(docroot), "--max-connections", "2", "--keepalive-timeout", "300", *trigger]
+    with running_server(*args) as server:
+        slow = _slow_reader(server, "/medium.bin")
+        busy = server.connect()
+        busy.sendall(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")  # a head begun
+        time.sleep(0.2)
+        newcomer = server.connect(timeout=0.5)
+        newcomer.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            newcomer.recv(1024)  # the only idle connection still owes bytes
+        assert _answer_intact(slow, medium)
+        newcomer.settimeout(5)
+        assert read_until_close(newcomer).endswith(DOCROOT_FILES["small.txt"])
+        assert _closed(slow)
+        for sock in (slow, busy, newcomer):
+            sock.close()
+
+
+def test_slow_readers_at_the_head_of_the_idle_order_do_not_stop_room_being_made(
+    docroot: Path, trigger: list[str], medium: bytes
+) -> None:
+    # More of them than one round looks at (32): the idle ones behind make room.
+    crowd, cap = 40, 43
+    args = [str(docroot), "--max-connections", str(cap), "--keepalive-timeout", "300"]
+    with running_server(*args, *trigger) as server:
+        slow = [_slow_reader(server, "/medium.bin") for _ in range(crowd)]
+        time.sleep(0.3)
+        idle = [_kept_alive(server) for _ in range(cap - crowd)]
+        time.sleep(0.1)
+        # Each newcomer stays, kept alive: each needs room of its own.
+        newcomers = [_kept_alive(server) for _ in range(cap - crowd)]
+        assert [_closed(sock) for sock in idle] == [True] * len(idle)
+        assert all(_answer_intact(sock, medium) for sock in slow)  # none was cut
+        for sock in (*slow, *idle, *newcomers):
+            sock.close()
+
+
+def test_a_next_request_already_arrived_is_answered_not_reset(
+    capped: ServerProcess,
+) -> None:
+    # The loop sees the newcomer before it reads the request the oldest idle
+    # connection has sent (the server is stopped while both arrive, the newcomer first):
+    # closing that connection would reset it, its request lost.
+    idle = [_kept_alive(capped) for _ in range(5)]
+    time.sleep(0.1)
+    os.kill(capped.proc.pid, signal.SIGSTOP)
+    try:
+        newcomer = capped.connect()
+        newcomer.sendall(b"GET /small.txt HTTP/1.0\r\n\r\n")
+        time.sleep(0.05)
+        idle[0].sendall(SMALL)
+        time.sleep(0.05)
+    finally:
+        os.kill(capped.proc.pid, signal.SIGCONT)
+    status, _, body = read_response(idle[0], bytearray())
+    assert (status, body) == (b"HTTP/1.1 200 OK", DOCROOT_FILES["small.txt"])
+    assert read_until_close(newcomer).endswith(DOCROOT_FILES["small.txt"])
+    assert _closed(idle[1])  # the next one idle longest made room instead
+    for sock in (*idle, newcomer):
+        sock.close()
