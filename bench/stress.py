@@ -1,7 +1,9 @@
 """Hostile clients, faults and load against a real ``python -m driver`` (issue 11).
 
-Runs every scenario of ``tests/stress_scenarios.py`` against servers it starts on
-127.0.0.1 (port 0), each bounded in count and time, and prints one table: scenario,
+Runs every scenario of ``tests/stress_scenarios.py`` (with those of
+``tests/stress_files.py``, issue 14: the file system, listings, logs, the connection
+cap) against servers it starts on 127.0.0.1 (port 0), each bounded in count and
+time, and prints one table: scenario,
 target, the figure measured, and whether the target is met. Rows marked ``~`` depend
 on the machine's speed (throughput ratios, latency percentiles): compare them only
 within one run on an idle machine.

@@ -486,3 +486,90 @@ def sparse_file(path: Path, size: int) -> Path:
     with open(path, "wb") as f:
         f.truncate(size)
     return path
+
+
+class PacedProber(Prober):
+    """``Prober`` with its own pacing: one GET due every ``interval`` seconds. A
+    keep-alive client sends its next request only after the last answer, so it cannot
+    keep a pace shorter than the loop's round while other connections share the round
+    (a few milliseconds under load): its latencies would then grow without end, a
+    measure of the round, not of a stall. ``max(result())`` is the longest wait."""
+
+    def __init__(self, port: int, path: str, duration: float, interval: float) -> None:
+        self.duration = duration
+        code = (
+            "import json, sys, threading; sys.path.insert(0, sys.argv[1]); "
+            "import stress_harness; stress_harness.PROBE_INTERVAL = float(sys.argv[5]); "
+            "print(json.dumps(stress_harness.probe_latencies(int(sys.argv[2]), sys.argv[3], "
+            "float(sys.argv[4]), threading.Event())))"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(TESTS), str(port), path, str(duration), str(interval)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+
+class StuckStderrServer:
+    """``python -m driver`` whose standard error nobody reads after the banner: a
+    pipe that fills (64 KiB) and stays full, as behind a stuck ``less`` or a log
+    collector that stopped. ``unstick()`` starts reading it again (on a thread);
+    ``stop()`` ends the server and returns everything it wrote."""
+
+    def __init__(self, args: Sequence[str], *, start_timeout: float = 20.0) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "driver", "--bind", "127.0.0.1", "--port", "0", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self.pid = self.proc.pid
+        assert self.proc.stderr is not None
+        self._stderr = self.proc.stderr
+        self._read: list[bytes] = []
+        self._reader: threading.Thread | None = None
+        banner = b""
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline:
+            banner = self._stderr.readline()
+            self._read.append(banner)
+            if not banner or BANNER.search(banner.decode("utf-8", "replace")):
+                break
+        match = BANNER.search(banner.decode("utf-8", "replace"))
+        if match is None:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {b''.join(self._read)!r}")
+        self.port = int(match.group(1))
+
+    def unstick(self) -> None:
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._drain, daemon=True)
+            self._reader.start()
+
+    def _drain(self) -> None:
+        fd = self._stderr.fileno()
+        # os.read, not the file's read(): what the server has written, as it comes.
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
+            self._read.append(chunk)
+
+    def text(self) -> str:
+        return b"".join(self._read).decode("utf-8", "replace")
+
+    def stop(self, timeout: float = 15.0) -> tuple[int | None, str]:
+        """Read again, SIGTERM, wait up to ``timeout``: the exit code (``None`` if it
+        had to be killed) and everything the server wrote."""
+        code: int | None = None
+        self.unstick()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        assert self._reader is not None
+        self._reader.join(10)
+        return code, self.text()

@@ -1298,3 +1298,8 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "workers": (workers, ("level",)),
 }
 """Every scenario and the trigger modes it runs in."""
+
+# The scenarios of other modules, which build on Row and Scale above.
+from stress_files import SCENARIOS as _FILES  # noqa: E402
+
+SCENARIOS.update(_FILES)

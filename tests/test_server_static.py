@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import os
+import re
 import socket
 import time
 import urllib.parse
@@ -359,3 +361,191 @@ def test_every_response_has_a_date(server: ServerProcess) -> None:
         headers = curl(server.url(path))[1]
         date = email.utils.parsedate_to_datetime(headers[b"date"].decode())
         assert abs(date.timestamp() - time.time()) < 5, path
+
+
+# -- names, targets and redirects (issue 14) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def odd_names(
+    tmp_path_factory: pytest.TempPathFactory, trigger: list[str]
+) -> Iterator[ServerProcess]:
+    """A server over a directory whose file names are not all UTF-8."""
+    root = tmp_path_factory.mktemp("odd-names")
+    os.makedirs(root / "dir")
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"latin-1 name\n")
+    with open(os.path.join(os.fsencode(root), b"dir", b"\xff\xfe <&>.txt"), "wb") as f:
+        f.write(b"odd bytes\n")
+    (root / "dir" / "caf\u00e9 utf-8.txt").write_bytes(b"utf-8 name\n")
+    with running_server(str(root), *trigger) as proc:
+        yield proc
+
+
+def test_a_name_that_is_not_utf8_is_listed_percent_encoded_and_shown_escaped(
+    odd_names: ServerProcess,
+) -> None:
+    # Listed with the raw 0xE9 byte in a page declared UTF-8, the link led to a 400.
+    status, headers, body = curl(odd_names.url("/"))
+    assert status == 200 and headers[b"content-type"] == b"text/html; charset=utf-8"
+    page = body.decode("utf-8")  # strict: the page is what it says it is
+    assert '<a href="caf%E9.txt">caf\\xe9.txt</a>' in page
+    status, _, body = curl(odd_names.url("/dir/"))
+    page = body.decode("utf-8")
+    assert '<a href="%FF%FE%20%3C%26%3E.txt">\\xff\\xfe &lt;&amp;&gt;.txt</a>' in page
+    assert '<a href="caf%C3%A9%20utf-8.txt">caf\u00e9 utf-8.txt</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        (b"/caf%E9.txt", b"latin-1 name\n"),
+        (b"/caf%e9.txt", b"latin-1 name\n"),
+        (b"/dir/%FF%FE%20%3C%26%3E.txt", b"odd bytes\n"),
+        (b"/dir/caf%C3%A9%20utf-8.txt", b"utf-8 name\n"),
+    ],
+)
+def test_a_name_is_served_by_its_percent_encoded_bytes(
+    odd_names: ServerProcess, target: bytes, body: bytes
+) -> None:
+    response = raw_exchange(odd_names.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 200 "), response[:80]
+    assert response.endswith(b"\r\n\r\n" + body)
+
+
+def test_every_link_of_a_listing_leads_to_its_file(odd_names: ServerProcess) -> None:
+    for directory in ("/", "/dir/"):
+        page = curl(odd_names.url(directory))[2].decode()
+        links = re.findall(r'<a href="([^"]+)">', page)
+        assert links
+        for link in links:
+            status = curl(odd_names.url(directory + link))[0]
+            assert status == 200, (directory, link)
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        (b"/sub?x=1", b"/sub/?x=1"),
+        (b"/sub?a=1&b=%20", b"/sub/?a=1&b=%20"),
+        (b"/sub?", b"/sub/?"),
+        (b"http://host/sub?x=1", b"/sub/?x=1"),
+        (b"/sub/nested?q", b"/sub/nested/?q"),
+    ],
+)
+def test_the_directory_redirect_keeps_the_query(
+    server: ServerProcess, target: bytes, location: bytes
+) -> None:
+    response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.0 301 "), response[:80]
+    assert b"\r\nlocation: " + location + b"\r\n" in response
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"HTTP://example.com/small.txt",
+        b"Http://example.com/small.txt",
+        b"HTTPS://example.com/small.txt",
+        b"http://example.com/small.txt?x=1",
+        b"http://example.com:8080/small.txt",
+    ],
+)
+def test_absolute_form_schemes_are_case_insensitive(server: ServerProcess, target: bytes) -> None:
+    # RFC 3986 §3.1: "HTTP://host/a" is "http://host/a"; it was a 400.
+    response = raw_exchange(
+        server.port,
+        b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+    )
+    assert response.startswith(b"HTTP/1.1 200 "), response[:80]
+    assert response.endswith(DOCROOT_FILES["small.txt"])
+
+
+def test_an_authority_without_a_path_is_the_root(server: ServerProcess) -> None:
+    # The query first: a cached "http://example.com" would answer it as the root anyway.
+    for target in (b"http://example.com?a/small.txt", b"http://example.com"):
+        response = raw_exchange(
+            server.port,
+            b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        )
+        assert response.startswith(b"HTTP/1.1 200 "), (target, response[:80])
+        assert response.endswith(DOCROOT_FILES["index.html"]), target
+
+
+# -- conditions over several field lines (RFC 9110 §5.3, §13.1) -------------------------
+
+
+def _get(
+    server: ServerProcess, path: bytes, *fields: bytes
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    head = b"GET " + path + b" HTTP/1.0\r\n" + b"".join(f + b"\r\n" for f in fields) + b"\r\n"
+    response = raw_exchange(server.port, head)
+    status_line, _, rest = response.partition(b"\r\n")
+    raw_headers, _, body = rest.partition(b"\r\n\r\n")
+    headers = {}
+    for line in raw_headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def _validators(server: ServerProcess, path: bytes) -> tuple[bytes, bytes]:
+    _, headers, _ = _get(server, path)
+    return headers[b"etag"], headers[b"last-modified"]
+
+
+@pytest.mark.parametrize("path", [b"/small.txt", b"/big.bin"])
+def test_if_none_match_on_two_lines_is_one_list(server: ServerProcess, path: bytes) -> None:
+    etag, _ = _validators(server, path)
+    status, _, body = _get(server, path, b'If-None-Match: "nope"', b"If-None-Match: " + etag)
+    assert (status, body) == (304, b"")
+    status, _, _ = _get(server, path, b'If-None-Match: "nope"', b'If-None-Match: "other"')
+    assert status == 200
+
+
+@pytest.mark.parametrize("path", [b"/small.txt", b"/big.bin"])
+def test_if_modified_since_sent_twice_is_ignored(server: ServerProcess, path: bytes) -> None:
+    _, last_modified = _validators(server, path)
+    future = email.utils.formatdate(time.time() + 86400, usegmt=True).encode()
+    # Each alone would give 304; two members are not an HTTP-date (RFC 9110 §13.1.3).
+    assert _get(server, path, b"If-Modified-Since: " + future)[0] == 304
+    fields = (b"If-Modified-Since: " + last_modified, b"If-Modified-Since: " + future)
+    assert _get(server, path, *fields)[0] == 200
+
+
+@pytest.mark.parametrize("path", [b"/small.txt", b"/big.bin"])
+def test_if_match_and_if_unmodified_since_are_preconditions(
+    server: ServerProcess, path: bytes
+) -> None:
+    etag, last_modified = _validators(server, path)
+    past = email.utils.formatdate(time.time() - 10 * 365 * 86400, usegmt=True).encode()
+    assert _get(server, path, b"If-Match: " + etag)[0] == 200
+    assert _get(server, path, b"If-Match: *")[0] == 200
+    assert _get(server, path, b'If-Match: "other", ' + etag)[0] == 200
+    assert _get(server, path, b'If-Match: "other"')[0] == 412
+    assert _get(server, path, b"If-Match: W/" + etag)[0] == 412  # a strong comparison
+    assert _get(server, path, b"If-Unmodified-Since: " + last_modified)[0] == 200
+    assert _get(server, path, b"If-Unmodified-Since: " + past)[0] == 412
+    # If-Match decides alone when present (RFC 9110 §13.1.4), and sent twice, the
+    # date is no date: ignored.
+    assert _get(server, path, b"If-Match: " + etag, b"If-Unmodified-Since: " + past)[0] == 200
+    twice = (b"If-Unmodified-Since: " + past, b"If-Unmodified-Since: " + past)
+    assert _get(server, path, *twice)[0] == 200
+    # 412 before 304: the preconditions come first (RFC 9110 §13.2.2).
+    assert _get(server, path, b'If-Match: "other"', b"If-None-Match: " + etag)[0] == 412
+
+
+def test_range_sent_twice_is_ignored(server: ServerProcess) -> None:
+    assert _get(server, b"/small.txt", b"Range: bytes=0-1")[0] == 206
+    status, _, body = _get(server, b"/small.txt", b"Range: bytes=0-1", b"Range: bytes=3-4")
+    assert (status, body) == (200, DOCROOT_FILES["small.txt"])
+
+
+def test_if_range_sent_twice_sends_the_whole_file(server: ServerProcess) -> None:
+    etag, _ = _validators(server, b"/big.bin")
+    status, headers, _ = _get(server, b"/big.bin", b"Range: bytes=0-9", b"If-Range: " + etag)
+    assert (status, headers[b"content-range"]) == (206, b"bytes 0-9/1048576")
+    fields = (b"Range: bytes=0-9", b"If-Range: " + etag, b"If-Range: " + etag)
+    status, headers, body = _get(server, b"/big.bin", *fields)
+    assert (status, len(body)) == (200, 1048576)
+    assert b"content-range" not in headers

@@ -47,6 +47,10 @@ SHORT = {
     "faults": 0.1,  # 20 of each fault
     "shutdown": 0.1,
     "workers": 0.1,
+    "fifo-swap": 0.06,  # 300 requests to the swapped file
+    "listing": 0.05,  # 5,000 entries, 4 clients that never read
+    "idle-reclaim": 0.1,  # 20 new clients at a cap of 50
+    "stuck-log": 0.075,  # 1,500 requests
 }
 CASES = [(name, trigger) for name, (_, triggers) in SCENARIOS.items() for trigger in triggers]
 

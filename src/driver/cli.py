@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from .app import App
 from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
+from .listing import MAX_LISTING_ENTRIES
 from .log import setup_logging
 from .server import serve
 
@@ -212,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help="connections served at once; beyond it new ones wait in the "
-        "kernel backlog (default: 10000, or what RLIMIT_NOFILE allows)",
+        help="connections served at once; beyond it a new client takes the place of "
+        "the kept-alive connection idle longest, or waits in the kernel backlog if none "
+        "is idle (default: 10000, or what RLIMIT_NOFILE allows)",
     )
     parser.add_argument(
         "--header-timeout",
@@ -250,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=16 * 1024 * 1024,
         metavar="BYTES",
         help="largest request body accepted (then 413)",
+    )
+    parser.add_argument(
+        "--max-listing-entries",
+        type=_count,
+        default=None,
+        metavar="N",
+        help=f"entries one directory listing shows at most; the page says when it "
+        f"stops there (default {MAX_LISTING_ENTRIES})",
     )
     parser.add_argument(
         "--access-log",
@@ -341,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail("-d/--directory serves files; it does not apply with --hello or --wsgi")
     if args.threads is not None and not args.wsgi:
         _fail("--threads applies to --wsgi applications only")
+    if args.max_listing_entries is not None and (args.hello or args.wsgi):
+        _fail("--max-listing-entries applies to serving files; not with --hello or --wsgi")
     _check_bind(args.bind)
     setup_logging(args.log_level)
     config = _config(args)
@@ -368,7 +380,9 @@ def main(argv: list[str] | None = None) -> int:
 
         directory = os.curdir if args.directory is None else args.directory
         _check_directory(directory)
-        app, what = StaticFiles(directory), f"HTTP ({os.path.abspath(directory)})"
+        listing = args.max_listing_entries or MAX_LISTING_ENTRIES
+        app = StaticFiles(directory, max_listing_entries=listing)
+        what = f"HTTP ({os.path.abspath(directory)})"
     try:
         serve(app, config, what=what)
     except OSError as exc:

@@ -1,6 +1,12 @@
 """Conditional and partial requests (RFC 9110 §13, §14): HTTP-dates, entity-tags, ranges.
 
-Pure functions over header values, used by ``driver.static``.
+Pure functions over header fields, used by ``driver.static``. A field sent on several
+lines is one field whose value is the lines joined by commas (RFC 9110 §5.3):
+``combined_fields`` is the one place that combines them, for every field read here. So
+``If-None-Match`` split over two lines is one list, and a single-valued field sent
+twice (``If-Modified-Since``, ``If-Unmodified-Since``, ``If-Range``, ``Range``)
+becomes a value with more than one member, which is not a valid value and is ignored
+(RFC 9110 §13.1.3, §13.1.4, §13.1.5, §14.2).
 """
 
 from __future__ import annotations
@@ -11,7 +17,32 @@ import re
 import time
 from typing import Final
 
-__all__ = ["etag_matches", "http_date", "parse_range"]
+__all__ = [
+    "CONDITION_FIELDS",
+    "combined_fields",
+    "etag_matches",
+    "http_date",
+    "parse_range",
+    "precondition",
+    "requested_range",
+]
+
+Headers = tuple[tuple[bytes, bytes], ...]
+
+_PRECONDITIONS: Final = frozenset(
+    {b"if-match", b"if-unmodified-since", b"if-none-match", b"if-modified-since"}
+)
+_RANGE: Final = frozenset({b"range", b"if-range"})
+CONDITION_FIELDS: Final = _PRECONDITIONS | _RANGE
+"""Every field this module reads: a request with none of them is served as it is."""
+
+# RFC 9110 §8.8.3:
+#   entity-tag = [ weak ] opaque-tag
+#   weak       = %s"W/"
+#   opaque-tag = DQUOTE *etagc DQUOTE
+#   etagc      = %x21 / %x23-7E / obs-text
+# and the list rule of §5.6.1 around it: empty elements and OWS between them.
+_LIST_ITEM: Final = re.compile(rb'[ \t]*(?:(W/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|\Z)')
 
 # RFC 9110 §5.6.7:
 #   HTTP-date    = IMF-fixdate / obs-date
@@ -97,14 +128,84 @@ def parse_range(value: bytes, size: int) -> tuple[int, int] | bool | None:
     return first, min(last, size - 1)
 
 
-def etag_matches(header: bytes, etag: bytes) -> bool:
-    """If-None-Match: ``*`` or a list of entity-tags, compared weakly (RFC 9110 §13.1.2)."""
-    if header.strip() == b"*":
-        return True
-    for candidate in header.split(b","):
-        candidate = candidate.strip()
-        if candidate.startswith(b"W/"):
-            candidate = candidate[2:]
-        if candidate == etag:
-            return True
-    return False
+def combined_fields(headers: Headers, names: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The value of each field of ``names`` (lower-case) that the request has: its field
+    lines combined in order with ", " (RFC 9110 §5.3). One pass over the head."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in names:
+            found[name] = found[name] + b", " + value if name in found else value
+    return found
+
+
+def _entity_tags(value: bytes) -> list[tuple[bool, bytes]] | None:
+    """``(weak, opaque-tag)`` for each member of an entity-tag list, or ``None`` if
+    ``value`` is not one (such a list matches nothing)."""
+    tags = []
+    pos = 0
+    end = len(value)
+    while pos < end:
+        match = _LIST_ITEM.match(value, pos)
+        if match is None or match.end() == pos:
+            return None
+        weak, tag = match.groups()
+        if tag is not None:
+            tags.append((weak is not None, b'"' + tag + b'"'))
+        pos = match.end()
+    return tags
+
+
+def etag_matches(header: bytes, etag: bytes, *, weak: bool = True) -> bool:
+    """Whether an If-None-Match (``weak``) or If-Match (strong) value matches our
+    strong ``etag``: ``*``, or a list that holds it (RFC 9110 §8.8.3.2, §13.1.1-2)."""
+    if header == etag:
+        return True  # the common case: one tag, ours
+    if header.strip(b" \t") == b"*":
+        return True  # the resource exists
+    tags = _entity_tags(header)
+    if tags is None:
+        return False
+    return any(tag == etag and (weak or not is_weak) for is_weak, tag in tags)
+
+
+def precondition(headers: Headers, mtime: int, etag: bytes) -> int | None:
+    """The status a GET or HEAD of a resource with this ``mtime`` and strong ``etag``
+    gets from its preconditions: 412, 304, or ``None`` (serve it). Evaluated in the
+    order of RFC 9110 §13.2.2; a date that is not a valid HTTP-date (a field sent twice
+    is not one) leaves its condition out."""
+    fields = combined_fields(headers, _PRECONDITIONS)
+    if_match = fields.get(b"if-match")
+    if if_match is not None:
+        if not etag_matches(if_match, etag, weak=False):
+            return 412
+    else:
+        since = fields.get(b"if-unmodified-since")
+        when = None if since is None else http_date(since)
+        if when is not None and mtime > when:
+            return 412
+    if_none_match = fields.get(b"if-none-match")
+    if if_none_match is not None:
+        # If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3).
+        return 304 if etag_matches(if_none_match, etag) else None
+    since = fields.get(b"if-modified-since")
+    when = None if since is None else http_date(since)
+    if when is not None and mtime <= when:
+        return 304
+    return None
+
+
+def requested_range(
+    headers: Headers, size: int, mtime: int, etag: bytes
+) -> tuple[int, int] | bool | None:
+    """What ``Range`` asks of a representation of ``size`` bytes, as ``parse_range``
+    says, once ``If-Range`` allows it: ``None`` (send it whole) if there is no Range,
+    or an If-Range that is neither exactly our ETag nor our Last-Modified date
+    (RFC 9110 §13.1.5: a strong comparison)."""
+    fields = combined_fields(headers, _RANGE)
+    range_value = fields.get(b"range")
+    if range_value is None:
+        return None
+    if_range = fields.get(b"if-range")
+    if if_range is not None and if_range != etag and http_date(if_range) != mtime:
+        return None
+    return parse_range(range_value, size)

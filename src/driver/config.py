@@ -77,7 +77,10 @@ class Config:
 
     max_connections: int = 0
     """Connections served at once; 0 means 10 000 or what ``RLIMIT_NOFILE`` allows. At
-    the cap the listener stops accepting and the kernel backlog holds new connects."""
+    the cap a new client takes the place of the kept-alive
+    connection idle longest, which is closed (nginx does the same); with none idle,
+    the listener stops and the kernel backlog holds new connects until one closes or
+    becomes idle."""
 
     header_timeout: float = 60.0
     """Seconds a client has to send a whole request head: an absolute deadline from

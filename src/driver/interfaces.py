@@ -7,7 +7,8 @@ and protocols do, so that no module imports the one above it:
 - ``EventLoop``: what a transport and a protocol use of it (timers, epoll registration);
 - ``Timed``: anything with a deadline on the loop's timer heap;
 - ``Transport``: one socket, as a protocol sees it;
-- ``ConnectionProtocol``: the protocol, as a transport and the loop see it.
+- ``ConnectionProtocol``: the protocol, as a transport and the loop see it;
+- ``Reclaimable``: a protocol that may make room at the connection cap.
 
 This module imports nothing from the driver.
 """
@@ -22,6 +23,7 @@ __all__ = [
     "EventLoop",
     "Loop",
     "ProtocolFactory",
+    "Reclaimable",
     "Timed",
     "Transport",
 ]
@@ -69,6 +71,11 @@ class EventLoop(Loop, Protocol):
     def forget(self, fd: int) -> None:
         """The socket ``fd`` is closing: drop it from the loop."""
 
+    def keep_idle(self, transport: Transport) -> None:
+        """The connection on ``transport`` is kept alive and waits for its next
+        request. At the connection cap the loop closes the connection idle longest
+        to make room for a new client, if it is still ``reclaimable`` then."""
+
 
 class Transport(Protocol):
     """One connected socket, as a protocol sees it (see ``driver.transport``)."""
@@ -105,6 +112,17 @@ class ConnectionProtocol(Timed, Protocol):
     @property
     def idle(self) -> bool:
         """Owing the peer nothing: safe to close at shutdown."""
+
+
+class Reclaimable(Protocol):
+    """A protocol the loop may close to make room at the connection cap (HTTP's; a
+    protocol without ``reclaimable``, such as a switched connection's, never is)."""
+
+    @property
+    def reclaimable(self) -> bool:
+        """Kept alive between requests, with nothing sent or received unfinished:
+        closing it loses nothing (a client retries a request on a new connection when
+        an idle one closes, RFC 9112 §9.3.1)."""
 
 
 ProtocolFactory = Callable[[], ConnectionProtocol]

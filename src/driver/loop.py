@@ -22,28 +22,53 @@ so another thread wakes the loop at once. Signals arrive through
 ``signal.set_wakeup_fd`` on a socketpair (it writes single bytes, which an eventfd
 refuses). Shutdown stops accepting, closes idle connections, lets the others finish
 their current response, and gives up after the grace period.
+
+At the connection cap, idle kept-alive connections make room, as nginx's
+``ngx_drain_connections`` does: a protocol tells the loop when it starts
+waiting for its next request (``keep_idle``), the loop keeps those connections in the
+order they became idle, and for each new client waiting beyond the cap it closes the
+one idle longest that is still ``reclaimable`` and holds nothing in the kernel: no
+part of its last answer unsent or unacknowledged, no next request arrived but not yet
+read (closing then would send a reset, which destroys both). An entry whose
+connection has become busy again is dropped on the way; it is queued anew when it
+next becomes idle. One that holds bytes in the kernel is set aside (``_held``) and
+looked at again, oldest first, a few every ``_RECLAIM_RETRY`` seconds while a client
+waits: a client slow to read its last answer neither loses it nor keeps the others
+from making room, and no event would say when its bytes have gone. The listener stays
+registered while idle connections remain, so that a new client finds room at once;
+only when none is left does it stop, and new clients wait in the kernel backlog for a
+connection to close or become idle. At most ``_RECLAIM_SCAN`` are looked at for one
+new client in one round (the next ones in the next round). Connections that have not
+sent their first request are never closed to make room: they may be sending it now.
+Out of descriptors below the cap (``EMFILE``) nothing is closed either, as in nginx: a
+flood of connections that send nothing would otherwise evict every real client; the
+listener pauses until a connection closes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import heapq
+import itertools
 import logging
 import os
 import select
 import signal
 import socket
+import struct
+import termios
 import threading
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 from .config import Config, TransportConfig
-from .interfaces import ProtocolFactory, Timed
+from .interfaces import ProtocolFactory, Timed, Transport
 from .memory import release_free_memory
 from .transport import EPOLLIN, SocketTransport
 
@@ -54,6 +79,15 @@ log = logging.getLogger("driver")
 _EPOLLET = select.EPOLLET
 _NEVER = float("inf")
 _ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# Making room at the cap is logged at most this often (it may happen on every accept).
+_RECLAIM_LOG_INTERVAL = 60.0
+# Idle connections looked at for one new client in one round, at most (nginx drains
+# 32 at a time), and set-aside ones looked at again per retry.
+_RECLAIM_SCAN = 32
+# Seconds between looks at the idle connections set aside for holding bytes in the
+# kernel, while a new client waits: well inside the 100 ms a newcomer may wait.
+_RECLAIM_RETRY = 0.02
+_INT = struct.pack("i", 0)
 # After connections have closed, free memory goes back to the system at most this
 # often (see driver.memory).
 _TRIM_INTERVAL = 1.0
@@ -121,6 +155,15 @@ class Loop:
         self._eventfd_lock = threading.Lock()
         self._eventfd_closed = False
         self._accepting = False
+        # Kept-alive connections waiting for their next request, longest idle first,
+        # and those of them set aside for holding bytes in the kernel (see above).
+        self._idle: OrderedDict[Transport, None] = OrderedDict()
+        self._held: OrderedDict[Transport, None] = OrderedDict()
+        self._retry = _Alarm(self._look_again)
+        self._reclaimed = 0  # since the last log line about it
+        self._reclaim_logged = -_RECLAIM_LOG_INTERVAL
+        self._listen_poll = select.poll()
+        self._listen_poll.register(listener.fileno(), select.POLLIN)
         self._wake_r, self._wake_w = socket.socketpair()
         self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
@@ -158,7 +201,12 @@ class Loop:
     def forget(self, fd: int) -> None:
         """Called by a transport as it closes."""
         # Closing the socket removes it from the epoll set; no unregister call needed.
-        self.transports.pop(fd, None)
+        transport = self.transports.pop(fd, None)
+        if transport is not None:
+            if self._idle:
+                self._idle.pop(transport, None)
+            if self._held:
+                self._held.pop(transport, None)
         self.handlers.pop(fd, None)
         if not self._closed_since_trim:
             self._trim_at = self.now + _TRIM_INTERVAL
@@ -170,6 +218,70 @@ class Loop:
             # Re-adding the listener re-polls it, so connections that queued up in the
             # backlog meanwhile raise an event even when edge-triggered.
             self._start_accepting()
+
+    def keep_idle(self, transport: Transport) -> None:
+        idle = self._idle
+        idle[transport] = None
+        idle.move_to_end(transport)  # idle again: the newest
+        if self._held:
+            self._held.pop(transport, None)
+        if not self._accepting and not self.stopping and not self._fd_ceiling:
+            # Stopped at the cap: this one can make room for a client in the backlog.
+            self._start_accepting()
+
+    def _pending(self) -> bool:
+        """Whether a connection waits to be accepted (asked at the cap only: an idle
+        connection is closed for a client that is there, never for one that may come)."""
+        return bool(self._listen_poll.poll(0))
+
+    def _make_room(self) -> bool:
+        """Close the connection idle longest that can go at no loss; whether one did.
+        Looks at ``_RECLAIM_SCAN`` at most: ``False`` with ``_idle`` not empty means
+        that the next ones are for the next round."""
+        idle = self._idle
+        for _ in range(_RECLAIM_SCAN):
+            if not idle:
+                return False
+            transport, _ = idle.popitem(last=False)
+            # Only HTTP's protocol says (interfaces.Reclaimable); a switched one never is.
+            if (
+                not isinstance(transport, SocketTransport)
+                or transport.closed
+                or not getattr(transport.protocol, "reclaimable", False)
+            ):
+                continue  # busy again: queued anew when next idle
+            if _in_kernel(transport.sock):
+                self._held[transport] = None  # looked at again later (_look_again)
+                continue
+            transport.close()  # nothing is queued: closed (and forgotten) at once
+            self._log_room_made()
+            return True
+        return False
+
+    def _look_again(self) -> None:
+        """The retry alarm: the connections set aside longest go back to the front of
+        the idle ones (a few at a time, so that a crowd of slow readers costs little),
+        and the listener resumes, if a client is still waiting."""
+        held, idle = self._held, self._idle
+        for transport in reversed(list(itertools.islice(held, _RECLAIM_SCAN))):
+            del held[transport]
+            idle[transport] = None
+            idle.move_to_end(transport, last=False)  # the oldest ends up in front
+        if not self._accepting and not self.stopping and not self._fd_ceiling:
+            self._start_accepting()  # re-polls the backlog: a waiting client comes again
+
+    def _log_room_made(self) -> None:
+        self._reclaimed += 1
+        if self.now - self._reclaim_logged >= _RECLAIM_LOG_INTERVAL:
+            log.warning(
+                "making room for new clients: closed %d idle kept-alive connection(s) "
+                "(%d open, --max-connections %d)",
+                self._reclaimed,
+                len(self.transports),
+                self.config.max_connections,
+            )
+            self._reclaim_logged = self.now
+            self._reclaimed = 0
 
     def fail(self, transport: SocketTransport) -> None:
         """An exception escaped the code of ``transport``'s connection (a bug, in the
@@ -214,8 +326,19 @@ class Loop:
         nodelay = self.config.nodelay
         for _ in range(_ACCEPTS_PER_ROUND):
             if len(transports) >= cap:
-                self._stop_accepting()
-                return
+                if self._idle and not self._pending():
+                    return  # listening on: a client that comes will have room made
+                if not self._make_room():
+                    if self._idle:
+                        # Not all looked at: the next ones in the next round (level-
+                        # triggered, the waiting client raises the listener again).
+                        if self.flags & _EPOLLET:
+                            self.call_soon(self._accept_more)
+                        return
+                    self._stop_accepting()  # until a connection closes or idles
+                    if self._held:
+                        self._retry.arm(self)  # or the held ones' bytes are gone
+                    return
             try:
                 fd, address = accept()
             except BlockingIOError:
@@ -457,6 +580,45 @@ class Loop:
                 self._compact()
                 release_free_memory()
             self.tick()
+
+
+def _in_kernel(sock: socket.socket) -> bool:
+    """Whether the kernel holds bytes of this connection: sent to the peer but not yet
+    acknowledged, or unsent (SIOCOUTQ), or received and not yet read (SIOCINQ). A
+    connection closed with some would reset (unread input) or may be reset (the peer
+    writes before it has read all), and a reset destroys what the peer has not read."""
+    fd = sock.fileno()
+    try:
+        for request in (termios.TIOCOUTQ, termios.FIONREAD):
+            if struct.unpack("i", fcntl.ioctl(fd, request, _INT))[0]:
+                return True
+    except OSError:
+        pass
+    return False
+
+
+class _Alarm:
+    """One deadline of the loop's own on the timer heap (``interfaces.Timed``): calls
+    ``fire`` once it has passed. The loop holds it (the heap holds weak references)."""
+
+    __slots__ = ("__weakref__", "deadline", "fire", "timer_at")
+
+    closed: Final = False
+
+    def __init__(self, fire: Callable[[], object]) -> None:
+        self.fire = fire
+        self.deadline = _NEVER
+        self.timer_at = _NEVER
+
+    def arm(self, loop: Loop) -> None:
+        """Due in ``_RECLAIM_RETRY`` seconds (unless already due sooner)."""
+        self.deadline = min(self.deadline, loop.now + _RECLAIM_RETRY)
+        if self.deadline < self.timer_at:
+            loop.schedule(self)
+
+    def on_timeout(self) -> None:
+        self.deadline = _NEVER
+        self.fire()
 
 
 def _alive(ref: weakref.ref[Timed]) -> bool:

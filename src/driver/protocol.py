@@ -206,6 +206,14 @@ class HTTPProtocol(ResponseWriter):
             and (self.phase <= HEAD or self.phase == IDLE)
         )
 
+    @property
+    def reclaimable(self) -> bool:
+        return (
+            self.phase == IDLE
+            and not self.transport.get_write_buffer_size()
+            and not self.conn.trailing_data[0]
+        )
+
     # -- timers ---------------------------------------------------------------------
 
     def _arm(self, timeout: float) -> None:
@@ -407,6 +415,7 @@ class HTTPProtocol(ResponseWriter):
         self.deadline = deadline
         if deadline < self.timer_at:
             ctx.loop.schedule(self)
+        ctx.loop.keep_idle(self.transport)
 
     # -- the exchange's side of the request ----------------------------------------------
 

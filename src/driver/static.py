@@ -1,21 +1,35 @@
 """Static files from one directory, as ``python -m http.server`` serves them, and more.
 
-- ``/dir/`` serves ``dir/index.html`` if present, else an HTML listing; ``/dir`` is
-  redirected (301) to ``/dir/`` so that relative links in the listing resolve; a file
+- ``/dir/`` serves ``dir/index.html`` if present, else an HTML listing (produced a batch
+  at a time, bounded in entries: ``driver.listing``); ``/dir`` is redirected (301) to
+  ``/dir/``, its query kept, so that relative links in the listing resolve; a file
   asked for as a directory (``/file.txt/``) is 404.
-- Content-Type from ``mimetypes``; ``Last-Modified`` with ``If-Modified-Since`` and an
-  ``ETag`` with ``If-None-Match`` (304; If-None-Match wins, RFC 9110 §13.2.2); one
-  ``Range: bytes=...`` gives 206 with ``Content-Range``, an unsatisfiable one 416
-  (several ranges at once are answered whole, with 200, which RFC 9110 §14.2 allows).
-  A Range with an ``If-Range`` that is neither exactly our Last-Modified nor our
-  ETag is ignored, and the whole file is sent (RFC 9110 §13.1.5). Dates are HTTP-dates
-  in any of the three forms of RFC 9110 §5.6.7; anything else is not a date, and a
-  condition with an invalid date is ignored.
+- Content-Type from ``mimetypes``; ``Last-Modified`` and a strong ``ETag``, with the
+  preconditions of RFC 9110 §13 (If-Match and If-Unmodified-Since: 412; If-None-Match
+  and If-Modified-Since: 304), one ``Range: bytes=...`` (206 with ``Content-Range``,
+  an unsatisfiable one 416; several ranges at once are answered whole, with 200, which
+  RFC 9110 §14.2 allows) and ``If-Range`` (``driver.conditions``, which also combines
+  a field sent on several lines).
 - GET and HEAD only (405 otherwise); 404 and 403 with small bodies.
-- Nothing outside the root is ever served: the path is percent-decoded first, so
-  ``%2e%2e`` is ``..``; ``..`` segments, NUL bytes and backslashes are refused; and the
-  real path (symlinks resolved) must stay under the real root, for a directory's
-  ``index.html`` as for any other file.
+- The target's path is percent-decoded to bytes, the file system's own names:
+  ``/caf%E9.txt`` is the file named ``b"caf\\xe9.txt"``, UTF-8 or not.
+- Nothing outside the root is ever served: ``%2e%2e`` is ``..``; ``..`` segments, NUL
+  bytes and backslashes are refused; the real path (symlinks resolved) must stay under
+  the real root, for a directory's ``index.html`` as for any other file; and what is
+  opened is checked to be that path (below).
+
+The loop never waits on the file system for anything but the disk itself. Every path
+is opened with ``O_NONBLOCK`` (a FIFO or a device swapped in after the path was
+resolved must not hold the loop in ``open``) and ``O_NOFOLLOW`` (the path is already
+resolved: a symlink there now is a swap), and what is served is decided on the
+``fstat`` of the descriptor opened, never on an earlier ``stat``: a regular file is
+served, a directory listed, anything else is 404. The descriptor's own path
+(``/proc/self/fd``) must be the resolved one, so that a directory swapped for a
+symlink out of the root between the resolution and the open is not followed. A
+listing reads the directory it opened (``os.scandir`` of the descriptor). Reading a
+small regular file (``inline_limit``) and resolving a path happen inline, from the
+page cache: nginx does the same without aio, and a server that moved them to a thread
+would pay a thread hop on every request for a wait the page cache makes rare.
 
 Small files (up to ``inline_limit`` bytes, 64 KiB by default) are read into the reply,
 so that the head and the body leave in one ``send``: a body sent as a second write
@@ -23,19 +37,20 @@ after the head waits for the client's delayed ACK when Nagle is on (about 40 ms)
 Larger files are open descriptors that the server sends with ``os.sendfile``.
 
 Hot files are cached (up to ``CACHE_ENTRIES``): for a request path, the resolved real
-path, the prepared reply headers and, for small files, the content. Each hit checks
-``os.stat`` of the real path against the cached modification time, size and inode,
-and the path is resolved again (symlinks re-checked against the root) when its entry
-is older than ``RESOLVE_SECONDS``.
+path, the prepared reply headers and, for small files, the content. A hit on a small
+file checks ``os.stat`` of the real path against the cached modification time, size
+and inode; a hit on a large one opens it (as above) and checks its ``fstat``. The path
+is resolved again (symlinks re-checked against the root) when its entry is older than
+``RESOLVE_SECONDS``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import errno
-import html
 import mimetypes
 import os
+import re
 import stat
 import time
 import urllib.parse
@@ -43,7 +58,7 @@ from typing import Final
 
 from . import conditions
 from .app import FileBody, Headers, HTTPRequest, Reply
-from .conditions import etag_matches
+from .listing import MAX_LISTING_ENTRIES, list_directory
 from .responses import error_reply
 
 __all__ = ["StaticFiles"]
@@ -51,12 +66,21 @@ __all__ = ["StaticFiles"]
 _http_date = conditions.http_date
 _parse_range = conditions.parse_range
 _ALLOWED: Final = (b"GET", b"HEAD")
-_CONDITIONS: Final = frozenset({b"range", b"if-none-match", b"if-modified-since"})
+_CONDITIONS: Final = conditions.CONDITION_FIELDS - {b"if-range"}
 CACHE_ENTRIES: Final = 256
 RESOLVE_SECONDS: Final = 1.0
+# Never blocks in open (FIFOs, devices), never follows a symlink the resolution did not
+# see, never makes a terminal ours.
+_OPEN_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 # Out of descriptors (the process's or the system's): the file is there, the server
 # cannot open it now. 503 with Retry-After, never a 404 that says it does not exist.
 _NO_DESCRIPTORS: Final = frozenset({errno.EMFILE, errno.ENFILE})
+# Where the kernel says what an open descriptor is (absent without /proc: then the
+# check is skipped, and the resolution alone guards the root).
+_PROC_FD: Final = "/proc/self/fd/" if os.path.isdir("/proc/self/fd") else ""
+# RFC 3986 §3.2: the authority ends at the first "/", "?" or "#".
+_AUTHORITY_END: Final = re.compile(rb"[/?#]")
+_SCHEMES: Final = (b"http", b"https")
 
 
 def _unavailable() -> Reply:
@@ -72,6 +96,30 @@ def _content_type(path: str) -> bytes:
     if kind.startswith("text/"):
         return kind.encode() + b"; charset=utf-8"
     return kind.encode()
+
+
+def _condition_reply(status: int, headers: Headers) -> Reply:
+    """304 (with the validators, not the Content-Type) or 412."""
+    return Reply(304, headers[1:]) if status == 304 else error_reply(status)
+
+
+def _split_target(target: bytes) -> tuple[bytes, bytes | None] | None:
+    """``(path, query)`` of an origin-form or absolute-form request target, still
+    percent-encoded (``query`` is ``None`` without a ``?``); ``None`` for any other
+    form. Schemes are compared case-insensitively (RFC 3986 §3.1), so ``HTTP://host/a``
+    is ``/a``. (The static app's own reading, until the core gives the path of a
+    target: issue 15.)"""
+    if not target.startswith(b"/"):
+        scheme, sep, rest = target.partition(b"://")
+        if not sep or scheme.lower() not in _SCHEMES:
+            return None
+        end = _AUTHORITY_END.search(rest)
+        target = rest[end.start() :] if end is not None else b""
+        if not target.startswith(b"/"):
+            target = b"/" + target  # path-abempty: an empty path is "/"
+    target = target.partition(b"#")[0]
+    path, question, query = target.partition(b"?")
+    return path, query if question else None
 
 
 class _Entry:
@@ -99,15 +147,26 @@ class _Entry:
 
 
 class StaticFiles:
-    """An application serving the files under ``root``."""
+    """An application serving the files under ``root``. ``inline_limit``: files up to
+    this size are read into the reply; ``max_listing_entries``: the most entries one
+    directory listing shows (``driver.listing.MAX_LISTING_ENTRIES``, 10,000)."""
 
-    def __init__(self, root: str | os.PathLike[str], *, inline_limit: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        inline_limit: int = 64 * 1024,
+        max_listing_entries: int = MAX_LISTING_ENTRIES,
+    ) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"not a directory: {root}")
+        if max_listing_entries < 1:
+            raise ValueError(f"max_listing_entries must be >= 1, got {max_listing_entries}")
         # What every path under the root starts with ("/" itself when serving "/").
         self._prefix = os.path.join(self.root, "")
         self.inline_limit = inline_limit
+        self.max_listing_entries = max_listing_entries
         self._cache: dict[bytes, _Entry] = {}
         # mimetypes reads /etc/mime.types on first use: do it now, not under load,
         # when the process may have no descriptor left to open it with.
@@ -123,119 +182,140 @@ class StaticFiles:
             cached = self._cached(request, key, entry)
             if cached is not None:
                 return cached
-        url_path = self._url_path(request.target)
-        if url_path is None:
+        parts = _split_target(request.target)
+        url_path = None if parts is None else self._url_path(parts[0])
+        if parts is None or url_path is None:
             return error_reply(400)
         path = self._resolve(url_path)
         if path is None:
             return error_reply(403)
+        opened = self._open(path)
+        if isinstance(opened, Reply):
+            return opened
+        fd, st = opened
+        if stat.S_ISREG(st.st_mode):
+            if url_path.endswith(("/", "/.")):
+                os.close(fd)
+                return error_reply(404)  # a file asked for as a directory
+            return self._file(request, fd, st, path, key)
+        if not stat.S_ISDIR(st.st_mode):
+            os.close(fd)
+            return error_reply(404)  # a FIFO, a device, a socket: not a file
+        return self._directory(request, fd, url_path, parts[1], key)
+
+    def _directory(
+        self, request: HTTPRequest, fd: int, url_path: str, query: bytes | None, key: bytes
+    ) -> Reply:
+        """The redirect, the index.html or the listing of the directory open on ``fd``
+        (which it takes over; -1: a directory we may enter but not read)."""
         try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return error_reply(404)
-        except NotADirectoryError:
-            return error_reply(404)
-        except PermissionError:
-            return error_reply(403)
-        except OSError:
-            return error_reply(404)
-        if stat.S_ISDIR(st.st_mode):
             if not url_path.endswith("/"):
-                # One leading slash: "//host/" would send a browser to another host
-                # (an open redirect; CPython's http.server had it too, gh-87389).
-                location = urllib.parse.quote(
-                    "/" + url_path.lstrip("/") + "/", safe="/~!$&'()*+,;=:@"
-                )
-                body = b"Moved\n"
-                return Reply(
-                    301,
-                    ((b"location", location.encode()), (b"content-type", b"text/plain")),
-                    body,
-                )
+                return self._redirect(url_path, query)
             # index.html may be a symlink too: it is resolved and checked like any path.
             index = self._resolve(url_path + "index.html")
             if index is None:
                 return error_reply(403)
+            opened = self._open(index)
+            if isinstance(opened, Reply):
+                if opened.status != 404:
+                    return opened  # one we may not read, or no descriptor left
+            elif stat.S_ISREG(opened[1].st_mode):
+                return self._file(request, opened[0], opened[1], index, key)
+            elif opened[0] >= 0:
+                os.close(opened[0])  # not a file: the directory is listed
+            if fd < 0:
+                return error_reply(403)
+            listed, fd = fd, -1
+            return self._listing(listed, url_path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _open(self, path: str) -> tuple[int, os.stat_result] | Reply:
+        """An open descriptor on ``path`` and its ``fstat``, or the error reply. A
+        directory that may be entered but not read comes back as ``-1`` and its stat
+        (enough for a redirect or its index.html)."""
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except PermissionError:
             try:
-                st = os.stat(index)
+                st = os.stat(path)
             except OSError:
-                return self._listing(path, url_path)
-            if not stat.S_ISREG(st.st_mode):
-                return self._listing(path, url_path)
-            path = index
-        elif not stat.S_ISREG(st.st_mode) or url_path.endswith(("/", "/.")):
-            return error_reply(404)  # a special file, or a file asked for as a directory
-        return self._file(request, path, key)
+                return error_reply(403)
+            return (-1, st) if stat.S_ISDIR(st.st_mode) else error_reply(403)
+        except OSError as exc:
+            # ENOENT, ENOTDIR; ELOOP (a symlink appeared since the path was resolved);
+            # ENXIO (a socket): not a file we serve.
+            if exc.errno in _NO_DESCRIPTORS and os.path.lexists(path):
+                return _unavailable()
+            return error_reply(404)
+        try:
+            st = os.fstat(fd)
+            if _PROC_FD and os.readlink(_PROC_FD + str(fd)) != path:
+                # A directory on the way was swapped for a symlink after the path was
+                # resolved: what was opened is somewhere else.
+                os.close(fd)
+                return error_reply(404)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, st
+
+    def _redirect(self, url_path: str, query: bytes | None) -> Reply:
+        # One leading slash: "//host/" would send a browser to another host (an open
+        # redirect; CPython's http.server had it too, gh-87389). The query goes along.
+        location = urllib.parse.quote(
+            os.fsencode("/" + url_path.lstrip("/") + "/"), safe="/~!$&'()*+,;=:@"
+        ).encode()
+        if query is not None:
+            location += b"?" + query
+        return Reply(301, ((b"location", location), (b"content-type", b"text/plain")), b"Moved\n")
 
     def _cached(self, request: HTTPRequest, key: bytes, entry: _Entry) -> Reply | None:
         """The reply from a valid cache entry, or ``None`` to take the full path."""
         if time.monotonic() - entry.resolved_at > RESOLVE_SECONDS:
             return None
+        fd = -1
         try:
-            st = os.stat(entry.path)
+            if entry.reply is not None:
+                st = os.stat(entry.path)  # a small file is not opened: its content is here
+            else:
+                fd = os.open(entry.path, _OPEN_FLAGS)
+                st = os.fstat(fd)
         except OSError:
             st = None
         if st is None or (st.st_mtime_ns, st.st_size, st.st_ino) != entry.identity:
-            del self._cache[key]
+            # Changed, gone, or replaced between the resolution and the open (a
+            # symlink out of the root?): what was opened is not what was checked.
+            if fd >= 0:
+                os.close(fd)
+            self._cache.pop(key, None)
             return None
         for name, _ in request.headers:  # one pass: most requests have no condition
-            if name in _CONDITIONS:
-                if request.header(b"range") is not None:
-                    return None
-                not_modified = self._not_modified(request, entry.mtime, entry.etag, entry.headers)
-                if not_modified is not None:
-                    return not_modified
+            if name in _CONDITIONS:  # If-Range alone is nothing without a Range
+                status = conditions.precondition(request.headers, entry.mtime, entry.etag)
+                if status is not None:
+                    if fd >= 0:
+                        os.close(fd)
+                    return _condition_reply(status, entry.headers)
+                if any(name == b"range" for name, _ in request.headers):
+                    if fd >= 0:
+                        os.close(fd)
+                    return None  # the full path answers ranges
                 break
         if entry.reply is not None:
             return entry.reply
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        st = os.fstat(fd)
-        if (st.st_mtime_ns, st.st_size, st.st_ino) != entry.identity:
-            # Replaced between the stat and the open (a symlink out of the root?): what
-            # was opened is not what was checked.
-            os.close(fd)
-            self._cache.pop(key, None)
-            return None
         return Reply(200, entry.headers, FileBody(fd, 0, entry.identity[1]))
 
     @staticmethod
-    def _not_modified(
-        request: HTTPRequest, mtime: int, etag: bytes, headers: Headers
-    ) -> Reply | None:
-        """304 if a condition of the request says the client's copy is current."""
-        match = request.header(b"if-none-match")
-        if match is not None:
-            # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-            if etag_matches(match, etag):
-                return Reply(304, headers[1:])
-            return None
-        since = request.header(b"if-modified-since")
-        if since is not None:
-            when = _http_date(since)
-            if when is not None and mtime <= when:
-                return Reply(304, headers[1:])
-        return None
-
-    @staticmethod
-    def _url_path(target: bytes) -> str | None:
-        """The percent-decoded path of ``target``, or ``None`` if it is not a path."""
-        if target.startswith((b"http://", b"https://")):
-            # absolute-form, as proxies send it (RFC 9112 §3.2.2): keep the path.
-            slash = target.find(b"/", target.find(b"//") + 2)
-            target = target[slash:] if slash != -1 else b"/"
-        if not target.startswith(b"/"):
-            return None
-        raw = target.split(b"?", 1)[0].split(b"#", 1)[0]
+    def _url_path(raw: bytes) -> str | None:
+        """The percent-decoded path, as the file system names it, or ``None`` if it is
+        not one: percent-decoded to bytes, then decoded as ``os`` decodes names, so
+        that a name that is not UTF-8 maps back to its own bytes."""
         path = urllib.parse.unquote_to_bytes(raw)
         if b"\0" in path or b"\\" in path:
             return None
-        try:
-            return path.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return os.fsdecode(path)
 
     def _resolve(self, url_path: str) -> str | None:
         """The real file path for ``url_path``, or ``None`` if it would leave the root."""
@@ -248,15 +328,11 @@ class StaticFiles:
             return None
         return real
 
-    def _file(self, request: HTTPRequest, path: str, key: bytes) -> Reply:
+    def _file(
+        self, request: HTTPRequest, fd: int, st: os.stat_result, path: str, key: bytes
+    ) -> Reply:
+        """The reply for the regular file open on ``fd`` (which it takes over)."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except PermissionError:
-            return error_reply(403)
-        except OSError as exc:
-            return _unavailable() if exc.errno in _NO_DESCRIPTORS else error_reply(404)
-        try:
-            st = os.fstat(fd)
             size = st.st_size
             mtime = int(st.st_mtime)
             etag = b'"%x-%x"' % (st.st_mtime_ns, size)
@@ -284,30 +360,23 @@ class StaticFiles:
                 if len(self._cache) >= CACHE_ENTRIES:
                     self._cache.clear()
                 self._cache[key] = entry
-            not_modified = self._not_modified(request, mtime, etag, headers)
-            if not_modified is not None:
+            status = conditions.precondition(request.headers, mtime, etag)
+            if status is not None:
                 os.close(fd)
-                return not_modified
+                return _condition_reply(status, headers)
             first, count, status = 0, size, 200
-            range_header = request.header(b"range")
-            if_range = request.header(b"if-range")
-            if range_header is not None and (
-                if_range is None or if_range == etag or _http_date(if_range) == mtime
-            ):
-                parsed = _parse_range(range_header, size)
-                if parsed is False:
-                    os.close(fd)
-                    reply = error_reply(416)
-                    return Reply(
-                        416,
-                        (*reply.headers, (b"content-range", b"bytes */%d" % size)),
-                        reply.body,
-                    )
-                if isinstance(parsed, tuple):
-                    first, last = parsed
-                    count = last - first + 1
-                    status = 206
-                    headers += ((b"content-range", b"bytes %d-%d/%d" % (first, last, size)),)
+            parsed = conditions.requested_range(request.headers, size, mtime, etag)
+            if parsed is False:
+                os.close(fd)
+                reply = error_reply(416)
+                return Reply(
+                    416, (*reply.headers, (b"content-range", b"bytes */%d" % size)), reply.body
+                )
+            if isinstance(parsed, tuple):
+                first, last = parsed
+                count = last - first + 1
+                status = 206
+                headers += ((b"content-range", b"bytes %d-%d/%d" % (first, last, size)),)
         except BaseException:
             os.close(fd)
             raise
@@ -322,31 +391,12 @@ class StaticFiles:
             return Reply(status, headers, b"")
         return Reply(status, headers, FileBody(fd, first, count))
 
-    def _listing(self, path: str, url_path: str) -> Reply:
+    def _listing(self, fd: int, url_path: str) -> Reply:
+        """The listing of the directory open on ``fd`` (which it takes over)."""
         try:
-            names = sorted(os.listdir(path), key=str.lower)
+            body = list_directory(fd, url_path, self.max_listing_entries)
         except PermissionError:
             return error_reply(403)
         except OSError as exc:
             return _unavailable() if exc.errno in _NO_DESCRIPTORS else error_reply(404)
-        title = html.escape(f"Directory listing for {url_path}", quote=False)
-        lines = [
-            "<!DOCTYPE HTML>",
-            '<html lang="en">',
-            '<head><meta charset="utf-8">',
-            f"<title>{title}</title></head>",
-            f"<body>\n<h1>{title}</h1>\n<hr>\n<ul>",
-        ]
-        for name in names:
-            full = os.path.join(path, name)
-            display = link = name
-            if os.path.isdir(full):
-                display = link = name + "/"
-            if os.path.islink(full):
-                display = name + "@"
-            href = urllib.parse.quote(link, errors="surrogatepass")
-            lines.append(f'<li><a href="{href}">{html.escape(display, quote=False)}</a></li>')
-        lines.append("</ul>\n<hr>\n</body>\n</html>\n")
-        body = "\n".join(lines).encode("utf-8", "surrogateescape")
-        headers: Headers = ((b"content-type", b"text/html; charset=utf-8"),)
-        return Reply(200, headers, body)
+        return Reply(200, ((b"content-type", b"text/html; charset=utf-8"),), body)
