@@ -13,6 +13,7 @@ invalid: no header injection (issue 7), and no over-eager refusal either.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from http import HTTPStatus
 
@@ -37,8 +38,49 @@ _FIELD_VALUE = re.compile(
 )
 # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 _REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*")
-# RFC 9112 §3.2, RFC 3986 §2: every request-target form is printable ASCII without SP.
+# RFC 9112 §3.2, RFC 3986 §2: every request-target form is printable ASCII without SP,
+# and the form must fit the method: origin-form (absolute-path [ "?" query ]) for any
+# method but CONNECT; absolute-form (scheme "://" authority, then what an origin-form
+# may hold) likewise; authority-form (uri-host ":" port) for CONNECT and only CONNECT;
+# "*" for OPTIONS only.
 _TARGET = re.compile(rb"[\x21-\x7e]+")
+_SUB_DELIMS_UNRESERVED = rb"[A-Za-z0-9._~!$&'()*+,;=-]"
+_REG_NAME = rb"(?:" + _SUB_DELIMS_UNRESERVED + rb"|%[0-9A-Fa-f]{2})+"
+_IP_LITERAL = rb"\[(?P<ip>[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.(?:" + _SUB_DELIMS_UNRESERVED + rb"|:)+)\]"
+_URI_HOST = rb"(?:" + _IP_LITERAL + rb"|" + _REG_NAME + rb")"
+_AUTHORITY_FORM = re.compile(_URI_HOST + rb":(?P<port>[0-9]+)")
+_ABSOLUTE_FORM = re.compile(
+    rb"[A-Za-z][-A-Za-z0-9+.]*://(?:(?:"
+    + _SUB_DELIMS_UNRESERVED
+    + rb"|%[0-9A-Fa-f]{2}|:)*@)?"
+    + _URI_HOST
+    + rb"(?::[0-9]*)?(?:[/?#][\x21-\x7e]*)?"
+)
+
+
+def _ip_ok(match: re.Match[bytes]) -> bool:
+    ip = match.group("ip")
+    if ip is None or ip.startswith(b"v"):
+        return True
+    try:
+        ipaddress.IPv6Address(ip.decode())
+    except ValueError:
+        return False
+    return True
+
+
+def _target_ok(method: bytes, target: bytes) -> bool:
+    if _TARGET.fullmatch(target) is None:
+        return False
+    if method == b"CONNECT":
+        match = _AUTHORITY_FORM.fullmatch(target)
+        return match is not None and int(match.group("port")) < 65536 and _ip_ok(match)
+    if target == b"*":
+        return method == b"OPTIONS"
+    if target.startswith(b"/"):
+        return True
+    match = _ABSOLUTE_FORM.fullmatch(target)
+    return match is not None and _ip_ok(match)
 
 
 def _fields_ok(fields: sansio.Headers) -> bool:
@@ -77,7 +119,7 @@ def test_client_sends_hostile_values_refused_or_read_back(
     trailers = fields if chunked else ()
     valid = (
         _TOKEN.fullmatch(method) is not None
-        and _TARGET.fullmatch(target) is not None
+        and _target_ok(method, target)
         and _fields_ok(fields)
         and not (version == b"1.0" and method in (b"POST", b"PUT", b"PATCH"))
     )

@@ -48,6 +48,7 @@ from ._state import (
     SwitchConnect,
     SwitchUpgrade,
 )
+from ._targets import target_path
 
 __all__ = [
     "CLIENT",
@@ -84,6 +85,7 @@ __all__ = [
     "State",
     "SwitchConnect",
     "SwitchUpgrade",
+    "target_path",
 ]
 
 __version__ = "0.1.0"

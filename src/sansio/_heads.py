@@ -1,8 +1,9 @@
 """From a head split into lines to a message: its event, its body reader and keep-alive.
 
-The start line and the Host rule of RFC 9112 §3.2 are checked here; what the framing
-fields mean (body length, persistence, the smuggling rules) is asked of ``_framing``,
-the rules' one home, which the writer asks too.
+The start line and the Host rule of RFC 9112 §3.2 are checked here. Whether the
+target's form fits the method is asked of ``_targets``, and what the framing fields
+mean (body length, persistence, the smuggling rules) of ``_framing``: the rules' homes,
+which the writer asks too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ._grammar import HTTP_VERSION, STATUS_LINE, TARGET_CHARS, TOKEN_CHARS
 from ._headers import field_values, parse_fields, raw_field_names, split_head
 from ._limits import Limits
 from ._state import EventType
+from ._targets import check_target_form
 
 __all__ = ["Framing", "parse_request_lines", "parse_response"]
 
@@ -44,6 +46,7 @@ __all__ = ["Framing", "parse_request_lines", "parse_response"]
 Framing = tuple[Request, BodyReader, bool, bool, frozenset[EventType]]
 
 _V10, _V11 = b"1.0", b"1.1"
+_SLASH = 0x2F
 
 
 def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool) -> Framing:
@@ -65,6 +68,8 @@ def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool
         raise _bad_request_line(lines[0])
     if target.translate(None, TARGET_CHARS):
         raise RemoteProtocolError(f"invalid request target {target[:60]!r}")
+    if target[0] != _SLASH or method == b"CONNECT":  # see _targets: the rare forms
+        check_target_form(method, target, RemoteProtocolError)
     if count == 1:
         if version is _V11:
             raise RemoteProtocolError("HTTP/1.1 request without a Host header")

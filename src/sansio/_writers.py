@@ -25,6 +25,7 @@ from ._framing import (
 )
 from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
 from ._state import EventType
+from ._targets import check_target_form
 
 __all__ = [
     "BodyWriter",
@@ -210,6 +211,7 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[Ev
         raise LocalProtocolError(f"invalid method {method!r}")
     if not target or target.translate(None, TARGET_CHARS):
         raise LocalProtocolError(f"invalid request target {target!r}")
+    check_target_form(method, target, LocalProtocolError)
     if version not in (b"1.0", b"1.1"):
         raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
     fields = write_fields(event.headers)

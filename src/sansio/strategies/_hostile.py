@@ -53,6 +53,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "ctl-in-field": "NUL or another control character in a field (RFC 9110 §5.5)",
     "bad-field-name": "a field name that is not a token (RFC 9110 §5.1)",
     "bad-request-line": "a malformed request line (RFC 9112 §3)",
+    "target-form": "a request target in no form, or in one its method may not use (RFC 9112 §3.2)",
     "version-unsupported": "an HTTP major version other than 1: 505 (RFC 9110 §15.6.6)",
     "host-count": "an HTTP/1.1 request without exactly one Host (RFC 9112 §3.2)",
     "length-required": "an HTTP/1.0 POST, PUT or PATCH without Content-Length: 411 (RFC 1945 §8.3)",
@@ -274,6 +275,31 @@ def _h_bad_request_line(draw: st.DrawFn, limits: Limits) -> _Hostile:
     return _head(draw, [], request_line=line), 400, False
 
 
+def _h_target_form(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    method, target = draw(
+        st.one_of(
+            st.tuples(
+                st.sampled_from((b"GET", b"HEAD", b"DELETE", b"M-SEARCH", b"PRI")), st.just(b"*")
+            ),
+            st.tuples(
+                st.sampled_from((b"GET", b"OPTIONS", b"DELETE")),
+                st.sampled_from((b"example.com:443", b"[::1]:80", b"h:1")),
+            ),
+            st.tuples(
+                st.just(b"CONNECT"),
+                st.one_of(request_targets(), st.sampled_from((b"*", b"h", b"h:", b"h:99999"))),
+            ),
+            st.tuples(
+                st.sampled_from((b"GET", b"OPTIONS", b"CONNECT")),
+                st.sampled_from(
+                    (b"foo/bar", b"admin/secret", b"s://]ufd/:", b"http://", b"http:///a", b"?q")
+                ),
+            ),
+        )
+    )
+    return _head(draw, [], request_line=b"%b %b HTTP/1.1" % (method, target)), 400, False
+
+
 def _h_version_unsupported(draw: st.DrawFn, limits: Limits) -> _Hostile:
     major, minor = draw(st.integers(2, 9)), draw(st.integers(0, 9))
     return _head(draw, [], version=b"%d.%d" % (major, minor), method=b"GET"), 505, False
@@ -406,6 +432,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "ctl-in-field": _h_ctl_in_field,
     "bad-field-name": _h_bad_field_name,
     "bad-request-line": _h_bad_request_line,
+    "target-form": _h_target_form,
     "version-unsupported": _h_version_unsupported,
     "host-count": _h_host_count,
     "length-required": _h_length_required,
