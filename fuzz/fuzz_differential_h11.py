@@ -153,6 +153,14 @@ REFUSED_ON_PURPOSE = {
     "no form": b"GET foo/bar HTTP/1.1\r\nHost: h\r\n\r\n",
     "origin-form for CONNECT": b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n",
     "not an absolute-URI": b"PUT s://]ufd/: HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+    "a framing trailer": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\nContent-Length: 99\r\n\r\n"
+    ),
+    "two Content-Types": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+        b"Content-Type: application/json\r\nContent-Type: text/html\r\n\r\nhi"
+    ),
 }
 
 

@@ -650,6 +650,35 @@ def _without_host(injected: Expected) -> Expected:
     return Expected((), alternatives=(host_error, replace(injected, variants=())))
 
 
+def _bad_trailer_index(exp: Expected) -> int | None:
+    return next(
+        (
+            i
+            for i, m in enumerate(exp.messages)
+            if any(not sansio.allowed_in_trailers(name) for name, _ in m.trailers)
+        ),
+        None,
+    )
+
+
+def _is_bad_trailer(ctx: Ctx, exp: Expected) -> bool:
+    return _bad_trailer_index(exp) is not None
+
+
+def _bad_trailer(ctx: Ctx, exp: Expected) -> Expected:
+    # The head and the body arrive; the end of the message does not.
+    index = _bad_trailer_index(exp)
+    assert index is not None
+    cut = replace(exp.messages[index], trailers=(), complete=False)
+    return replace(
+        exp,
+        messages=(*exp.messages[:index], cut),
+        error=frozenset({400}),
+        error_text="cannot be a trailer field",
+        free_tail=False,
+    )
+
+
 def _is_unknown_coding(ctx: Ctx, exp: Expected) -> bool:
     return ctx.case.is_request and any(_codings(m) not in ([], [b"chunked"]) for m in exp.messages)
 
@@ -908,6 +937,14 @@ RULES: tuple[Rule, ...] = (
         "llhttp passes the still-encoded body on",
         _is_unknown_coding,
         _unknown_coding,
+    ),
+    Rule(
+        "a trailer field that must be a header field is refused",
+        "RFC 9110 §6.5.1",
+        "a sender MUST NOT send a field as a trailer unless its definition allows it; "
+        "Content-Type and Vary (content format, response controls) do not",
+        _is_bad_trailer,
+        _bad_trailer,
     ),
     Rule(
         "Proxy-Connection does not govern persistence",

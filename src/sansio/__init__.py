@@ -25,6 +25,7 @@ from ._events import (
     Request,
     Response,
 )
+from ._framing import allowed_in_trailers
 from ._limits import Limits
 from ._state import (
     CLIENT,
@@ -85,6 +86,7 @@ __all__ = [
     "State",
     "SwitchConnect",
     "SwitchUpgrade",
+    "allowed_in_trailers",
     "target_path",
 ]
 

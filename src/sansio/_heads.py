@@ -24,7 +24,10 @@ from ._framing import (
     CHUNKED,
     CLOSE_DELIMITED,
     NO_SWITCH,
+    SINGLE_VALUED,
+    check_single_valued,
     keep_alive,
+    length_required,
     request_body,
     response_body,
     switch_proposals,
@@ -47,6 +50,8 @@ Framing = tuple[Request, BodyReader, bool, bool, frozenset[EventType]]
 
 _V10, _V11 = b"1.0", b"1.1"
 _SLASH = 0x2F
+_TE, _CL = b"\ntransfer-encoding\n", b"\ncontent-length\n"
+_NONE: list[bytes] = []  # no values (never appended to)
 
 
 def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool) -> Framing:
@@ -74,7 +79,7 @@ def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool
         if version is _V11:
             raise RemoteProtocolError("HTTP/1.1 request without a Host header")
         if method in BODY_METHODS:
-            request_body(version, method, [], [], RemoteProtocolError)  # raises 411
+            raise length_required(method, RemoteProtocolError)
         switch = switch_proposals(method, False, False) if method == b"CONNECT" else NO_SWITCH
         request = parsed_request(method, target, (), version, () if keep_raw_names else None)
         return request, NO_BODY, False, False, switch
@@ -88,21 +93,15 @@ def parse_request_lines(lines: list[bytes], limits: Limits, keep_raw_names: bool
         raise _bad_host(headers)
     raw_names = raw_field_names(lines, 1) if keep_raw_names else None
     request = parsed_request(method, target, headers, version, raw_names)
-    if names.find(b"\ncontent-length\n") >= 0 or names.find(b"\ntransfer-encoding\n") >= 0:
-        te = (
-            field_values(headers, names, b"transfer-encoding")
-            if names.find(b"\ntransfer-encoding\n") >= 0
-            else []
-        )
-        cl = (
-            field_values(headers, names, b"content-length")
-            if names.find(b"\ncontent-length\n") >= 0
-            else []
-        )
+    te = field_values(headers, names, b"transfer-encoding") if names.find(_TE) >= 0 else _NONE
+    cl = field_values(headers, names, b"content-length") if names.find(_CL) >= 0 else _NONE
+    if te or cl:
         length = request_body(version, method, te, cl, RemoteProtocolError)
         reader = _body_reader(length, limits, "request", keep_raw_names)
+        if length:  # how content is read matters only where there is content
+            _check_single_valued(headers, names)
     elif not http11 and method in BODY_METHODS:
-        request_body(version, method, [], [], RemoteProtocolError)  # raises 411
+        raise length_required(method, RemoteProtocolError)
     else:
         reader = NO_BODY
     persistent = (
@@ -161,6 +160,13 @@ def _body_reader(length: int, limits: Limits, what: str, keep_raw_names: bool) -
     return LengthReader(length) if length else NO_BODY
 
 
+def _check_single_valued(headers: Headers, names: bytes) -> None:
+    for name in SINGLE_VALUED:
+        values = field_values(headers, names, name)
+        if len(values) > 1:
+            check_single_valued(name, values, RemoteProtocolError)
+
+
 def _expects_continue(headers: Headers, names: bytes) -> bool:
     values = field_values(headers, names, b"expect")
     return any(value.lower() == b"100-continue" for value in values)
@@ -197,4 +203,6 @@ def parse_response(
         RemoteProtocolError,
     )
     reader = _body_reader(length, limits, "response", keep_raw_names)
+    if length:
+        _check_single_valued(headers, names)
     return response, reader, persistent and length != CLOSE_DELIMITED

@@ -17,7 +17,10 @@ from ._events import Headers, Request, Response
 from ._framing import (
     CHUNKED,
     CLOSE_DELIMITED,
+    SINGLE_VALUED,
     check_response_framing,
+    check_single_valued,
+    check_trailers,
     keep_alive,
     request_body,
     response_body,
@@ -120,7 +123,9 @@ class ChunkedWriter:
     def end(self, trailers: Headers) -> bytes:
         if not trailers:
             return b"0\r\n\r\n"
-        return b"0\r\n" + write_fields(trailers) + b"\r\n"
+        fields = write_fields(trailers)
+        check_trailers(trailers, LocalProtocolError)
+        return b"0\r\n" + fields + b"\r\n"
 
 
 class CloseDelimitedWriter:
@@ -203,6 +208,12 @@ def _field(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
     return _values(headers, names, wanted) if wanted in names else []
 
 
+def _check_single_valued(headers: Headers, names: list[bytes]) -> None:
+    for name in SINGLE_VALUED:
+        if names.count(name) > 1:
+            check_single_valued(name, _values(headers, names, name), LocalProtocolError)
+
+
 def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[EventType]]:
     """The request head, its body writer, whether it allows keep-alive, and the protocol
     switches it proposes."""
@@ -224,6 +235,8 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[Ev
     cl = _field(headers, names, b"content-length")
     # What a server (ours among them) will make of these fields, by the same rules.
     length = request_body(version, method, te, cl, LocalProtocolError)
+    if length:
+        _check_single_valued(headers, names)
     writer: BodyWriter
     if length == CHUNKED:
         writer = ChunkedWriter()
@@ -292,11 +305,15 @@ def write_response(
     if te and version == b"1.0":
         # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
         headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
+        names = [name for name in names if name != b"transfer-encoding"]
         te = []
     elif not te and not cl and version == b"1.1" and not _no_body(request_method, status):
         headers += ((b"Transfer-Encoding", b"chunked"),)
+        names.append(b"transfer-encoding")
         te = [b"chunked"]
     length = response_body(version, status, request_method, te, cl, LocalProtocolError)
+    if length:
+        _check_single_valued(headers, names)
     writer: BodyWriter
     if length == CHUNKED:
         writer = ChunkedWriter()

@@ -43,6 +43,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "cl-te": "both Content-Length and Transfer-Encoding (RFC 9112 §6.1, §11.2)",
     "cl-cl": "differing Content-Length values (RFC 9110 §8.6)",
     "cl-invalid": "a Content-Length that is not 1*DIGIT (RFC 9110 §8.6)",
+    "content-type-twice": "two different Content-Type or Content-Range values (RFC 9110 §5.3)",
     "te-not-chunked-final": "chunked is not the final transfer coding (RFC 9112 §6.3)",
     "te-unknown": "an unknown transfer coding before chunked: 501 (RFC 9112 §6.1)",
     "te-chunked-twice": "chunked applied more than once (RFC 9112 §6.1)",
@@ -62,6 +63,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "chunk-bare-lf": "a chunk-size line ended by a bare LF (RFC 9112 §7.1)",
     "chunk-ext-invalid": "a chunk extension outside the grammar (RFC 9112 §7.1.1)",
     "chunk-line-too-long": "a chunk-size line over Limits.max_chunk_line_size",
+    "trailer-field": "a trailer field that describes framing, routing, ... (RFC 9110 §6.5.1)",
     "request-line-too-long": "a request line over Limits.max_start_line_size: 414",
     "field-too-large": "a field line over Limits.max_field_size: 431",
     "head-too-large": "a head over Limits.max_head_size: 431",
@@ -169,6 +171,14 @@ def _h_cl_invalid(draw: st.DrawFn, limits: Limits) -> _Hostile:
         )
     )
     return _head(draw, [(b"Content-Length", value)]) + b"hello", 400, False
+
+
+def _h_content_type_twice(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    name = draw(st.sampled_from((b"Content-Type", b"content-type", b"Content-Range")))
+    first, second = draw(st.sampled_from(((b"a/b", b"c/d"), (b"text/html", b""), (b"x", b"x, y"))))
+    body = b"hello"
+    fields = [(b"Content-Length", b"5"), (name, first), (name.upper(), second)]
+    return _head(draw, fields) + body, 400, False
 
 
 def _h_te_not_chunked_final(draw: st.DrawFn, limits: Limits) -> _Hostile:
@@ -362,6 +372,17 @@ def _h_chunk_ext_invalid(draw: st.DrawFn, limits: Limits) -> _Hostile:
     return _chunked_head(draw) + b"5" + ext + b"\r\nhello\r\n0\r\n\r\n", 400, False
 
 
+def _h_trailer_field(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    name = draw(
+        st.sampled_from(
+            (b"Content-Length", b"Host", b"Transfer-Encoding", b"content-type", b"If-Match")
+        )
+    )
+    trailers = [*draw(_fields(2)), (name, b"1")]
+    lines = draw(_field_lines(_spell(draw, trailers), st.just(b"\r\n")))
+    return _chunked_head(draw) + b"5\r\nhello\r\n0\r\n" + lines + b"\r\n", 400, False
+
+
 def _h_chunk_line_too_long(draw: st.DrawFn, limits: Limits) -> _Hostile:
     pad = limits.max_chunk_line_size + draw(st.integers(1, 64))
     line = b"5;a=" + b"b" * pad
@@ -422,6 +443,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "cl-te": _h_cl_te,
     "cl-cl": _h_cl_cl,
     "cl-invalid": _h_cl_invalid,
+    "content-type-twice": _h_content_type_twice,
     "te-not-chunked-final": _h_te_not_chunked_final,
     "te-unknown": _h_te_unknown,
     "te-chunked-twice": _h_te_chunked_twice,
@@ -441,6 +463,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "chunk-bare-lf": _h_chunk_bare_lf,
     "chunk-ext-invalid": _h_chunk_ext_invalid,
     "chunk-line-too-long": _h_chunk_line_too_long,
+    "trailer-field": _h_trailer_field,
     "request-line-too-long": _h_request_line_too_long,
     "field-too-large": _h_field_too_large,
     "head-too-large": _h_head_too_large,
