@@ -72,28 +72,6 @@ def _receive_request(state_class: type[ConnectionState]) -> Callable[[], object]
     return run
 
 
-# -- the end of a body-less message, without a call to _read_body ---------------------
-
-_GET10 = b"GET / HTTP/1.0\r\n\r\n"
-
-
-class PlainConnection(Connection):
-    """``next_event`` that always goes through the reader table."""
-
-    def next_event(self) -> sansio.Event | sansio.Sentinel:
-        return self._readers[self._cstate.states[self.their_role]](self)
-
-
-def _end_of_message(conn_class: type[Connection]) -> Callable[[], object]:
-    def run() -> object:
-        conn = conn_class(SERVER)
-        conn.receive_data(_GET10)
-        conn.next_event()
-        return conn.next_event()
-
-    return run
-
-
 # -- a new connection: class-level defaults on Connection and ReceiveBuffer ------------
 
 
@@ -129,7 +107,6 @@ class PlainInitConnection(Connection):
         self._request_method = None
         self._expect_continue = False
         self._eof = False
-        self._error = None
 
 
 _LIMITS = sansio.Limits()
@@ -218,12 +195,6 @@ CASES = [
         _receive_request(PlainState),
         "_state.ConnectionState.receive",
         lambda state: (dict(state.states), state.keep_alive),  # type: ignore[attr-defined]
-    ),
-    Case(
-        "end of a body-less message",
-        _end_of_message(Connection),
-        _end_of_message(PlainConnection),
-        "_connection.Connection.next_event (whole GET / HTTP/1.0 request)",
     ),
     Case(
         "new connection",

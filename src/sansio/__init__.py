@@ -46,8 +46,6 @@ from ._state import (
     Role,
     Sentinel,
     State,
-    SwitchConnect,
-    SwitchUpgrade,
 )
 from ._targets import target_path
 
@@ -84,8 +82,6 @@ __all__ = [
     "Role",
     "Sentinel",
     "State",
-    "SwitchConnect",
-    "SwitchUpgrade",
     "allowed_in_trailers",
     "target_path",
 ]
