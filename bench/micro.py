@@ -26,7 +26,7 @@ from sansio import _writers as writers_module
 from sansio._body import NO_BODY
 from sansio._buffer import ReceiveBuffer
 from sansio._connection import Connection
-from sansio._state import CLIENT, DONE, MUST_CLOSE, SERVER, ConnectionState, EventType
+from sansio._state import CLIENT, SERVER, ConnectionState, EventType
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class Case:
     """What must be equal between the two results (outside the timed call)."""
 
 
-# -- receive a request: subscripts and the keep-alive rule inline ---------------------
+# -- receive a request: subscripts, not dict.get ---------------------------------------
 
 
 class PlainState(ConnectionState):
-    """``receive`` written the plain way: ``dict.get`` and a call to disable keep-alive."""
+    """``receive`` written the plain way: ``dict.get`` and a test for None."""
 
     __slots__ = ()
 
@@ -57,10 +57,10 @@ class PlainState(ConnectionState):
             raise sansio.RemoteProtocolError("refused")
         states[SERVER] = server
         states[role] = new
-        if not keep_alive:
+        if not keep_alive or not self.keep_alive:
             self.disable_keep_alive()
-        elif new is DONE and not self.keep_alive:
-            states[role] = MUST_CLOSE
+        if self.proposals:
+            self._settle_switch()
 
 
 def _receive_request(state_class: type[ConnectionState]) -> Callable[[], object]:

@@ -25,7 +25,7 @@ from ._events import (
     Request,
     Response,
 )
-from ._framing import allowed_in_trailers
+from ._framing import HOP_BY_HOP_FIELDS, allowed_in_trailers, response_has_body
 from ._limits import Limits
 from ._state import (
     CLIENT,
@@ -54,6 +54,7 @@ __all__ = [
     "CLOSED",
     "DONE",
     "ERROR",
+    "HOP_BY_HOP_FIELDS",
     "IDLE",
     "MIGHT_SWITCH_PROTOCOL",
     "MUST_CLOSE",
@@ -83,6 +84,7 @@ __all__ = [
     "Sentinel",
     "State",
     "allowed_in_trailers",
+    "response_has_body",
     "target_path",
 ]
 

@@ -22,6 +22,7 @@ __all__ = [
     "BODY_METHODS",
     "CHUNKED",
     "CLOSE_DELIMITED",
+    "HOP_BY_HOP_FIELDS",
     "MAX_LENGTH_DIGITS",
     "NO_SWITCH",
     "SINGLE_VALUED",
@@ -35,6 +36,7 @@ __all__ = [
     "length_required",
     "request_body",
     "response_body",
+    "response_has_body",
     "switch_proposals",
     "transfer_codings",
 ]
@@ -111,14 +113,34 @@ def keep_alive(values: list[bytes], http11: bool) -> bool:
     return http11 or b"keep-alive" in tokens
 
 
+HOP_BY_HOP_FIELDS = frozenset(
+    {b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade"}
+)
+"""The connection-specific field names (lower-case) that RFC 9110 §7.6.1 has an
+intermediary remove before forwarding: "Proxy-Connection ..., Keep-Alive ..., TE ...,
+Transfer-Encoding ..., Upgrade", and Connection itself, with every field that a
+Connection field names (``connection_tokens``). They describe one connection, never the
+message: a gateway (WSGI, a proxy) drops them from what it passes on, and the core
+writes the framing and the Connection field of what it sends itself. PEP 3333's list
+(``wsgiref.util.is_hop_by_hop``) adds RFC 2616's Proxy-Authenticate,
+Proxy-Authorization and Trailers to these."""
+
+
+def _one_framing(te: list[bytes], cl: list[bytes], what: str, error: Error) -> None:
+    # RFC 9112 §6.1: "A sender MUST NOT send a Content-Length header field in any
+    # message that contains a Transfer-Encoding header field"; §6.3 rule 3: a recipient
+    # that gets both ought to treat it as an error (smuggling, §11.2).
+    if te and cl:
+        raise error(f"{what} has both Content-Length and Transfer-Encoding")
+
+
 def request_body(
     version: bytes, method: bytes, te: list[bytes], cl: list[bytes], error: Error
 ) -> int:
     """The body length of a request with these Transfer-Encoding and Content-Length
     field values (0 for none), or ``CHUNKED``; raise if its framing is refused."""
     if te:
-        if cl:
-            raise error("request has both Content-Length and Transfer-Encoding")
+        _one_framing(te, cl, "request", error)
         if version == b"1.0":
             raise error("Transfer-Encoding in an HTTP/1.0 request")
         codings = transfer_codings(te)
@@ -173,8 +195,7 @@ def check_response_framing(
     if (te or cl) and request_method == b"CONNECT" and 200 <= status <= 299:
         raise error("a 2xx response to CONNECT cannot have Content-Length or Transfer-Encoding")
     if te:
-        if cl:
-            raise error("response has both Content-Length and Transfer-Encoding")
+        _one_framing(te, cl, "response", error)
         if status == 204 or status == 304:
             raise error(f"a {status} response cannot have Transfer-Encoding")
         if transfer_codings(te)[-1:] != [b"chunked"]:
@@ -201,6 +222,16 @@ def switch_proposals(method: bytes, http11: bool, upgrade: bool) -> frozenset[Ev
     return proposals
 
 
+def response_has_body(request_method: bytes | None, status: int) -> bool:
+    """Whether a response with ``status`` to a request with ``request_method`` has a
+    body, whatever its fields say (RFC 9112 §6.3 rules 1 and 2): never after HEAD, and
+    never with a 1xx, 204 or 304 status; a 2xx to CONNECT is followed by a tunnel, not a
+    body. ``request_method`` is ``None`` when unknown."""
+    if request_method == b"HEAD" or status == 204 or status == 304 or status < 200:
+        return False
+    return request_method != b"CONNECT" or status >= 300
+
+
 def response_body(
     version: bytes,
     status: int,
@@ -212,13 +243,10 @@ def response_body(
     """The body length of a final response with these Transfer-Encoding and
     Content-Length field values: 0 for none, ``CHUNKED`` or ``CLOSE_DELIMITED``
     (RFC 9112 §6.3); raise if its framing is refused."""
-    if request_method == b"HEAD" or status == 204 or status == 304:
-        return 0  # rule 1: whatever the fields say
-    if request_method == b"CONNECT" and 200 <= status <= 299:
-        return 0  # rule 2: a tunnel starts right after the head
+    if not response_has_body(request_method, status):
+        return 0  # whatever the fields say
     if te:
-        if cl:
-            raise error("response has both Content-Length and Transfer-Encoding")
+        _one_framing(te, cl, "response", error)
         if version != b"1.1":
             raise error("Transfer-Encoding in an HTTP/1.0 response")
         # Rule 4: a final coding other than chunked is delimited by closing.
@@ -240,14 +268,9 @@ def response_body(
 _NOT_IN_TRAILERS = frozenset(
     {
         # framing, and the connection itself (RFC 9112 §6, §7.1.2; RFC 9110 §7.6.1)
+        *HOP_BY_HOP_FIELDS,
         b"content-length",
-        b"transfer-encoding",
         b"trailer",
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"upgrade",
         # routing (RFC 9110 §7.2, §7.6.2)
         b"host",
         b"max-forwards",

@@ -24,6 +24,7 @@ from ._framing import (
     keep_alive,
     request_body,
     response_body,
+    response_has_body,
     switch_proposals,
 )
 from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
@@ -268,18 +269,15 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
-    connection = _KEEP_ALIVE if persistent else _CLOSE
-    if (
-        request_method != b"HEAD"
-        and request_method != b"CONNECT"
-        and status != 204
-        and status != 304
-    ):
+    has_body = response_has_body(request_method, status)
+    if has_body and request_method != b"CONNECT":
         cached = _CHECKED_HEADS.get(headers)
         if cached is not None:
             fields, length = cached
             return (
-                _status_line(version, status, event.reason) + fields + connection,
+                _status_line(version, status, event.reason)
+                + fields
+                + (_KEEP_ALIVE if persistent else _CLOSE),
                 LengthWriter(length),
                 persistent,
             )
@@ -307,7 +305,7 @@ def write_response(
         headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
         names = [name for name in names if name != b"transfer-encoding"]
         te = []
-    elif not te and not cl and version == b"1.1" and not _no_body(request_method, status):
+    elif not te and not cl and version == b"1.1" and has_body:
         headers += ((b"Transfer-Encoding", b"chunked"),)
         names.append(b"transfer-encoding")
         te = [b"chunked"]
@@ -319,24 +317,16 @@ def write_response(
         writer = ChunkedWriter()
     elif length == CLOSE_DELIMITED:
         writer, persistent = CloseDelimitedWriter(), False
-    elif _no_body(request_method, status):
+    elif not has_body:
         what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
         writer = LengthWriter(0, what)
     else:
         writer = LengthWriter(length)
-        if cacheable:
-            fields = write_fields(headers)
-            if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
-                _CHECKED_HEADS.clear()
-            _CHECKED_HEADS[given] = (fields, length)
-            return (
-                _status_line(version, status, event.reason)
-                + fields
-                + (_KEEP_ALIVE if persistent else _CLOSE),
-                writer,
-                persistent,
-            )
     fields = write_fields(headers)
+    if cacheable and type(writer) is LengthWriter and has_body:
+        if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
+            _CHECKED_HEADS.clear()
+        _CHECKED_HEADS[given] = (fields, length)
     return (
         _status_line(version, status, event.reason)
         + fields
@@ -344,10 +334,6 @@ def write_response(
         writer,
         persistent,
     )
-
-
-def _no_body(request_method: bytes | None, status: int) -> bool:
-    return request_method == b"HEAD" or status == 204 or status == 304
 
 
 def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
