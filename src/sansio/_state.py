@@ -247,7 +247,12 @@ class ConnectionState:
         except KeyError:
             raise self._refused(role, event_type) from None
         states[role] = new
-        if not keep_alive or not self.keep_alive:
+        if not keep_alive:
+            self.keep_alive = False
+        # disable_keep_alive only where it has a side to move: an HTTP/1.0 message is
+        # received in two moves and would pay for two calls (bench/micro.py, "receive a
+        # request").
+        if not self.keep_alive and (states[CLIENT] is DONE or states[SERVER] is DONE):
             self.disable_keep_alive()
         if self.proposals:
             self._settle_switch()
