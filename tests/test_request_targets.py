@@ -44,6 +44,8 @@ NO_FORM = (
     b"http:///path",
     b"http://h:80x/",
     b"http://[::g]/",
+    b"http://[1::2::3]/",  # the grammar's rough IPv6 shape, but not an IPv6 address
+    b"[1:2:3]:443",
     b"http://[v7.a%20]/",
     b"http://a b",
     b"h:",

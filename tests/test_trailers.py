@@ -88,3 +88,14 @@ def test_send_refuses_them_and_sends_nothing(role: sansio.Role, name: bytes) -> 
         conn.send(EndOfMessage(((b"X-Ok", b"1"), (name, b"x"))))
     assert conn.our_state is sansio.SEND_BODY  # nothing was sent: a 500 can still go out
     assert conn.send(EndOfMessage(((b"X-Ok", b"1"),))) == b"0\r\nX-Ok: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize("byte", [0x00, 0x01, 0x1F, 0x7F])
+def test_a_control_byte_in_a_trailer_line_is_refused_naming_it(byte: int) -> None:
+    data = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\nX-Sum: a%cb\r\n\r\n" % byte
+    )
+    outcome = first_message(data)
+    assert isinstance(outcome, RemoteProtocolError)
+    assert f"invalid character 0x{byte:02x} in trailer line" in str(outcome)

@@ -57,8 +57,7 @@ class LengthReader:
         return parsed_data(data)
 
     def eof(self) -> EndOfMessage:
-        if not self.remaining:
-            return END
+        # Only asked when a call found no bytes: never with nothing remaining.
         raise RemoteProtocolError(
             f"peer closed the connection {self.remaining} bytes before the end of the body"
         )
