@@ -188,6 +188,35 @@ def _contains() -> object:
     return [needle in names for needle in _NEEDLES]
 
 
+# -- a prepared response: one call, validated once, against three sends ---------------
+
+_KEPT_ALIVE_GET = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"
+_STATIC = sansio.Response(
+    200, ((b"Content-Type", b"text/plain"), (b"Content-Length", b"13")), b"1.1"
+)
+_STATIC_BODY = sansio.Data(b"Hello, world!")
+_END = sansio.EndOfMessage()
+_PREPARED = sansio.PreparedResponse(_STATIC, _STATIC_BODY.data)
+
+
+def _kept_alive_cycle(prepared: bool) -> Callable[[], object]:
+    """A whole kept-alive cycle: read a GET, answer it, ``start_next_cycle``."""
+    conn = Connection(SERVER)
+
+    def run() -> object:
+        conn.receive_data(_KEPT_ALIVE_GET)
+        conn.next_event()
+        conn.next_event()
+        if prepared:
+            out = conn.send_prepared(_PREPARED)
+        else:
+            out = conn.send(_STATIC) + conn.send(_STATIC_BODY) + conn.send(_END)
+        conn.start_next_cycle()
+        return out
+
+    return run
+
+
 CASES = [
     Case(
         "receive a request",
@@ -220,6 +249,12 @@ CASES = [
         _repeated_head(cached=True),
         _repeated_head(cached=False),
         "_writers._CHECKED_HEADS (a whole GET, then send(Response))",
+    ),
+    Case(
+        "a prepared response",
+        _kept_alive_cycle(prepared=True),
+        _kept_alive_cycle(prepared=False),
+        "_connection.Connection.send_prepared (a kept-alive GET, answered, next cycle)",
     ),
 ]
 

@@ -22,6 +22,7 @@ CASES = [
     "a whole head in one read",
     "a name in the names index",
     "a repeated response head",
+    "a prepared response",
 ]
 
 

@@ -27,6 +27,7 @@ from ._events import (
 )
 from ._framing import HOP_BY_HOP_FIELDS, allowed_in_trailers, response_has_body
 from ._limits import Limits
+from ._prepared import PreparedResponse
 from ._state import (
     CLIENT,
     CLOSED,
@@ -75,6 +76,7 @@ __all__ = [
     "InformationalResponse",
     "Limits",
     "LocalProtocolError",
+    "PreparedResponse",
     "ProtocolError",
     "RawNames",
     "RemoteProtocolError",

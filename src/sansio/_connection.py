@@ -31,6 +31,7 @@ from ._events import (
 from ._headers import split_head
 from ._heads import parse_request_lines, parse_response
 from ._limits import Limits
+from ._prepared import PreparedResponse
 from ._state import (
     CLIENT,
     CLOSED,
@@ -54,11 +55,19 @@ from ._state import (
     SwitchConnect,
     SwitchUpgrade,
 )
-from ._writers import BodyWriter, write_informational, write_request, write_response
+from ._writers import (
+    CLOSE,
+    KEEP_ALIVE,
+    BodyWriter,
+    write_informational,
+    write_request,
+    write_response,
+)
 
 __all__ = ["Connection"]
 
 _CLOSED = ConnectionClosed()
+_END = EndOfMessage()
 _END_KEEPING_NAMES = EndOfMessage((), ())
 _DEFAULT_LIMITS = Limits()
 
@@ -361,6 +370,40 @@ class Connection:
     def _send_closed(self, event: ConnectionClosed, new: State) -> bytes:
         self._cstate.sent(self.our_role, ConnectionClosed, new, False)
         return b""
+
+    def send_prepared(self, prepared: PreparedResponse) -> bytes:
+        """``send(prepared.response)``, ``send(Data(prepared.body))`` and
+        ``send(EndOfMessage())`` in one call, without checking again what was checked
+        when ``prepared`` was built: the same bytes, the same state moves and the same
+        ``LocalProtocolError`` (nothing sent) where ``send`` would refuse. After HEAD
+        the body is left out, as ``send`` requires."""
+        if type(prepared) is not PreparedResponse:
+            raise TypeError(
+                f"send_prepared takes a sansio.PreparedResponse, not {type(prepared).__name__}"
+            )
+        cstate = self._cstate
+        response = prepared.response
+        method = self._request_method
+        if (
+            cstate.proposals  # a switch to settle: a 101 or 2xx to CONNECT is not prepared
+            or method == b"CONNECT"
+            or (response.http_version == b"1.1" and self.their_http_version != b"1.1")
+        ):
+            # The rare cases, and the refusals, are send's.
+            if prepared.body and _switch_key(response, method) is SwitchConnect:
+                raise LocalProtocolError("a 2xx to CONNECT opens a tunnel: it has no body")
+            out = self.send(response)
+            if cstate.states[SERVER] is not SEND_BODY:
+                return out  # switched to the tunnel
+            if prepared.body and method != b"HEAD":
+                out += self.send(Data(prepared.body))
+            return out + self.send(_END)
+        body_state = cstate.check_send(self.our_role, Response)  # a client: refused
+        keep_alive = prepared.persistent and cstate.keep_alive
+        head = prepared.status_line + prepared.fields + (KEEP_ALIVE if keep_alive else CLOSE)
+        cstate.sent(SERVER, Response, body_state, keep_alive)
+        cstate.sent(SERVER, EndOfMessage, cstate.check_send(SERVER, EndOfMessage), True)
+        return head if method == b"HEAD" else head + prepared.body
 
     def send_body_framing(self, size: int) -> tuple[bytes, bytes]:
         """Account for ``size`` body bytes that you send yourself (``os.sendfile``, a

@@ -32,10 +32,13 @@ from ._state import EventType
 from ._targets import check_target_form
 
 __all__ = [
+    "CLOSE",
+    "KEEP_ALIVE",
     "BodyWriter",
     "ChunkedWriter",
     "CloseDelimitedWriter",
     "LengthWriter",
+    "status_line",
     "write_fields",
     "write_request",
     "write_response",
@@ -57,8 +60,8 @@ _STATUS_LINES = {
 # bench/micro.py, "a repeated response head"): the checks are most of a response's cost.
 _CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
 _CHECKED_HEADS_MAX = 256
-_KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
-_CLOSE = b"Connection: close\r\n\r\n"
+KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
+CLOSE = b"Connection: close\r\n\r\n"
 
 
 class BodyWriter(Protocol):
@@ -275,9 +278,9 @@ def write_response(
         if cached is not None:
             fields, length = cached
             return (
-                _status_line(version, status, event.reason)
+                status_line(version, status, event.reason)
                 + fields
-                + (_KEEP_ALIVE if persistent else _CLOSE),
+                + (KEEP_ALIVE if persistent else CLOSE),
                 LengthWriter(length),
                 persistent,
             )
@@ -298,7 +301,7 @@ def write_response(
     if request_method == b"CONNECT" and 200 <= status <= 299:
         # A tunnel: no framing and no Connection field of ours, since the connection
         # stops being HTTP right after this head (RFC 9110 §9.3.6).
-        head = _status_line(version, status, event.reason) + write_fields(headers) + b"\r\n"
+        head = status_line(version, status, event.reason) + write_fields(headers) + b"\r\n"
         return head, LengthWriter(0, "a 2xx response to CONNECT"), False
     if te and version == b"1.0":
         # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
@@ -328,15 +331,13 @@ def write_response(
             _CHECKED_HEADS.clear()
         _CHECKED_HEADS[given] = (fields, length)
     return (
-        _status_line(version, status, event.reason)
-        + fields
-        + (_KEEP_ALIVE if persistent else _CLOSE),
+        status_line(version, status, event.reason) + fields + (KEEP_ALIVE if persistent else CLOSE),
         writer,
         persistent,
     )
 
 
-def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
+def status_line(version: bytes, status: int, reason: bytes) -> bytes:
     if not reason:
         line = _STATUS_LINES.get((version, status))
         if line is not None:
@@ -356,4 +357,4 @@ def write_informational(status: int, headers: Headers, reason: bytes) -> bytes:
         # RFC 9110 §15.2.2: "The server MUST generate an Upgrade header field in the
         # response that indicates which protocol(s) will be in use".
         raise LocalProtocolError("a 101 response needs an Upgrade field naming the protocol")
-    return _status_line(b"1.1", status, reason) + fields + b"\r\n"
+    return status_line(b"1.1", status, reason) + fields + b"\r\n"
