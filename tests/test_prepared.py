@@ -9,7 +9,7 @@ moved. Building a ``PreparedResponse`` refuses what ``send`` would refuse.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sansio
@@ -67,6 +67,13 @@ def _where(conn: sansio.Connection) -> tuple[object, ...]:
     return conn.our_state, conn.their_state, conn.keep_alive
 
 
+@example(  # a 204 to CONNECT opens the tunnel: the head alone, both ways
+    request=b"CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\n",
+    status=204,
+    fields=(),
+    version=b"1.1",
+    body=b"",
+)
 @given(
     request=REQUESTS,
     status=st.sampled_from([200, 201, 204, 304, 404, 500, 101]),
