@@ -26,7 +26,7 @@ from sansio import _writers as writers_module
 from sansio._body import NO_BODY
 from sansio._buffer import ReceiveBuffer
 from sansio._connection import Connection
-from sansio._state import CLIENT, DONE, MUST_CLOSE, SERVER, ConnectionState, EventType
+from sansio._state import CLIENT, SERVER, ConnectionState, EventType
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class Case:
     """What must be equal between the two results (outside the timed call)."""
 
 
-# -- receive a request: subscripts and the keep-alive rule inline ---------------------
+# -- receive a request: subscripts, not dict.get ---------------------------------------
 
 
 class PlainState(ConnectionState):
-    """``receive`` written the plain way: ``dict.get`` and a call to disable keep-alive."""
+    """``receive`` written the plain way: ``dict.get`` and a test for None."""
 
     __slots__ = ()
 
@@ -57,10 +57,10 @@ class PlainState(ConnectionState):
             raise sansio.RemoteProtocolError("refused")
         states[SERVER] = server
         states[role] = new
-        if not keep_alive:
+        if not keep_alive or not self.keep_alive:
             self.disable_keep_alive()
-        elif new is DONE and not self.keep_alive:
-            states[role] = MUST_CLOSE
+        if self.proposals:
+            self._settle_switch()
 
 
 def _receive_request(state_class: type[ConnectionState]) -> Callable[[], object]:
@@ -68,28 +68,6 @@ def _receive_request(state_class: type[ConnectionState]) -> Callable[[], object]
         state = state_class()
         state.receive(CLIENT, sansio.Request, False)
         return state
-
-    return run
-
-
-# -- the end of a body-less message, without a call to _read_body ---------------------
-
-_GET10 = b"GET / HTTP/1.0\r\n\r\n"
-
-
-class PlainConnection(Connection):
-    """``next_event`` that always goes through the reader table."""
-
-    def next_event(self) -> sansio.Event | sansio.Sentinel:
-        return self._readers[self._cstate.states[self.their_role]](self)
-
-
-def _end_of_message(conn_class: type[Connection]) -> Callable[[], object]:
-    def run() -> object:
-        conn = conn_class(SERVER)
-        conn.receive_data(_GET10)
-        conn.next_event()
-        return conn.next_event()
 
     return run
 
@@ -129,7 +107,6 @@ class PlainInitConnection(Connection):
         self._request_method = None
         self._expect_continue = False
         self._eof = False
-        self._error = None
 
 
 _LIMITS = sansio.Limits()
@@ -211,6 +188,35 @@ def _contains() -> object:
     return [needle in names for needle in _NEEDLES]
 
 
+# -- a prepared response: one call, validated once, against three sends ---------------
+
+_KEPT_ALIVE_GET = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"
+_STATIC = sansio.Response(
+    200, ((b"Content-Type", b"text/plain"), (b"Content-Length", b"13")), b"1.1"
+)
+_STATIC_BODY = sansio.Data(b"Hello, world!")
+_END = sansio.EndOfMessage()
+_PREPARED = sansio.PreparedResponse(_STATIC, _STATIC_BODY.data)
+
+
+def _kept_alive_cycle(prepared: bool) -> Callable[[], object]:
+    """A whole kept-alive cycle: read a GET, answer it, ``start_next_cycle``."""
+    conn = Connection(SERVER)
+
+    def run() -> object:
+        conn.receive_data(_KEPT_ALIVE_GET)
+        conn.next_event()
+        conn.next_event()
+        if prepared:
+            out = conn.send_prepared(_PREPARED)
+        else:
+            out = conn.send(_STATIC) + conn.send(_STATIC_BODY) + conn.send(_END)
+        conn.start_next_cycle()
+        return out
+
+    return run
+
+
 CASES = [
     Case(
         "receive a request",
@@ -218,12 +224,6 @@ CASES = [
         _receive_request(PlainState),
         "_state.ConnectionState.receive",
         lambda state: (dict(state.states), state.keep_alive),  # type: ignore[attr-defined]
-    ),
-    Case(
-        "end of a body-less message",
-        _end_of_message(Connection),
-        _end_of_message(PlainConnection),
-        "_connection.Connection.next_event (whole GET / HTTP/1.0 request)",
     ),
     Case(
         "new connection",
@@ -249,6 +249,12 @@ CASES = [
         _repeated_head(cached=True),
         _repeated_head(cached=False),
         "_writers._CHECKED_HEADS (a whole GET, then send(Response))",
+    ),
+    Case(
+        "a prepared response",
+        _kept_alive_cycle(prepared=True),
+        _kept_alive_cycle(prepared=False),
+        "_connection.Connection.send_prepared (a kept-alive GET, answered, next cycle)",
     ),
 ]
 

@@ -5,20 +5,30 @@ the request (method, target, version, headers) and its body, up to the end of th
 message. h10 and h11 get a new Connection per request; the pipelined stream is one
 connection fed at once, where both also send a minimal response (Response +
 EndOfMessage) and call ``start_next_cycle`` between requests, because h11 cannot cycle
-otherwise. httptools gets a new ``HttpRequestParser`` per request (one for the whole
-stream) with url/header/headers-complete/body/message-complete callbacks; it needs no
-response to move on.
+otherwise. The keep-alive row is one connection too, but each request arrives only after
+the previous response and ``start_next_cycle()``, as on a real kept-alive connection: the
+server's first ``next_event()`` of each cycle finds an empty buffer. httptools gets a
+new ``HttpRequestParser`` per request (one for a whole stream) with
+url/header/headers-complete/body/message-complete callbacks; it needs no response to
+move on.
 
 Timing is ``timeit`` with garbage collection off, repeats interleaved across parsers so
 that a noisy spell on a shared machine hits all three, and the minimum taken.
 
     python bench/parse.py            # the full run (about a minute)
     python bench/parse.py --quick    # a smoke run: same table, rough numbers
+    python bench/parse.py --baseline /tmp/main/src   # also time another copy of the core
+
+``--baseline SRC`` loads a second copy of ``sansio`` from ``SRC/sansio`` (say, from
+``git archive main src | tar -x -C /tmp/main``) and times it as ``h10-base`` in the
+same interleaved run, so that a change to the core is measured before and after under
+the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import sys
 import timeit
@@ -26,6 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import version
+from pathlib import Path
+from types import ModuleType
+from typing import Literal
 
 import h11
 import httptools
@@ -77,6 +90,9 @@ _POST = (
 )
 
 PIPELINED = 1000
+KEPT_ALIVE = 1000
+
+Mode = Literal["one", "pipelined", "keep-alive"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class Corpus:
     description: str
     data: bytes
     expected: Summary
-    pipelined: bool = False
+    mode: Mode = "one"
 
 
 CORPORA = (
@@ -98,52 +114,116 @@ CORPORA = (
         f"{PIPELINED} pipelined wrk-style 1.1 GETs, one connection (per request)",
         _WRK_GET * PIPELINED,
         (PIPELINED, PIPELINED, 0),
-        pipelined=True,
+        mode="pipelined",
+    ),
+    Corpus(
+        "keep-alive-1000",
+        f"{KEPT_ALIVE} wrk-style 1.1 GETs, one connection, each after the last response",
+        _WRK_GET,
+        (KEPT_ALIVE, KEPT_ALIVE, 0),
+        mode="keep-alive",
     ),
 )
 
 
 # -- h10 ------------------------------------------------------------------------------
 
-_H10_RESPONSE = sansio.Response(200, ((b"content-length", b"0"),))
-_H10_END = sansio.EndOfMessage()
+
+@dataclass(frozen=True)
+class Runners:
+    """One parser's runner for each mode."""
+
+    one: Runner
+    pipelined: Runner
+    keep_alive: Runner
+
+    def __getitem__(self, mode: Mode) -> Runner:
+        return {"one": self.one, "pipelined": self.pipelined, "keep-alive": self.keep_alive}[mode]
 
 
-def h10_one(data: bytes) -> Summary:
-    conn = sansio.Connection(sansio.SERVER)
-    conn.receive_data(data)
-    headers = body = 0
-    while True:
-        event = conn.next_event()
-        if type(event) is sansio.Request:
-            headers += len(event.headers)
-        elif type(event) is sansio.Data:
-            body += len(event.data)
-        elif type(event) is sansio.EndOfMessage:
-            return 1, headers, body
-        else:
-            raise AssertionError(f"h10: unexpected {event!r}")
+def h10_runners(core: ModuleType) -> Runners:
+    """The h10 runners over ``core``: ``sansio`` itself, or a ``--baseline`` copy."""
+    connection, server = core.Connection, core.SERVER
+    request_type, data_type, end_type = core.Request, core.Data, core.EndOfMessage
+    need_data = core.NEED_DATA
+    response = core.Response(200, ((b"content-length", b"0"),))
+    end = core.EndOfMessage()
+
+    def one(data: bytes) -> Summary:
+        conn = connection(server)
+        conn.receive_data(data)
+        headers = body = 0
+        while True:
+            event = conn.next_event()
+            if type(event) is request_type:
+                headers += len(event.headers)
+            elif type(event) is data_type:
+                body += len(event.data)
+            elif type(event) is end_type:
+                return 1, headers, body
+            else:
+                raise AssertionError(f"h10: unexpected {event!r}")
+
+    def pipelined(data: bytes) -> Summary:
+        conn = connection(server)
+        conn.receive_data(data)
+        requests = headers = body = 0
+        while True:
+            event = conn.next_event()
+            if type(event) is request_type:
+                requests += 1
+                headers += len(event.headers)
+            elif type(event) is data_type:
+                body += len(event.data)
+            elif type(event) is end_type:
+                conn.send(response)
+                conn.send(end)
+                conn.start_next_cycle()
+            elif event is need_data:
+                return requests, headers, body
+            else:
+                raise AssertionError(f"h10: unexpected {event!r}")
+
+    def keep_alive(data: bytes) -> Summary:
+        conn = connection(server)
+        requests = headers = body = 0
+        for _ in range(KEPT_ALIVE):
+            event = conn.next_event()  # the buffer is empty: a server asks, then waits
+            if event is not need_data:
+                raise AssertionError(f"h10: unexpected {event!r}")
+            conn.receive_data(data)
+            while True:
+                event = conn.next_event()
+                if type(event) is request_type:
+                    requests += 1
+                    headers += len(event.headers)
+                elif type(event) is data_type:
+                    body += len(event.data)
+                elif type(event) is end_type:
+                    conn.send(response)
+                    conn.send(end)
+                    conn.start_next_cycle()
+                    break
+                else:
+                    raise AssertionError(f"h10: unexpected {event!r}")
+        return requests, headers, body
+
+    return Runners(one, pipelined, keep_alive)
 
 
-def h10_pipelined(data: bytes) -> Summary:
-    conn = sansio.Connection(sansio.SERVER)
-    conn.receive_data(data)
-    requests = headers = body = 0
-    while True:
-        event = conn.next_event()
-        if type(event) is sansio.Request:
-            requests += 1
-            headers += len(event.headers)
-        elif type(event) is sansio.Data:
-            body += len(event.data)
-        elif type(event) is sansio.EndOfMessage:
-            conn.send(_H10_RESPONSE)
-            conn.send(_H10_END)
-            conn.start_next_cycle()
-        elif event is sansio.NEED_DATA:
-            return requests, headers, body
-        else:
-            raise AssertionError(f"h10: unexpected {event!r}")
+def load_baseline(src: Path) -> ModuleType:
+    """A second copy of the core, from ``src/sansio``, imported as ``sansio_baseline``."""
+    init = src / "sansio" / "__init__.py"
+    if not init.is_file():
+        raise SystemExit(f"--baseline: no {init}")
+    spec = importlib.util.spec_from_file_location(
+        "sansio_baseline", init, submodule_search_locations=[str(init.parent)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # before running it: its relative imports need it
+    spec.loader.exec_module(module)
+    return module
 
 
 # -- h11 ------------------------------------------------------------------------------
@@ -189,6 +269,31 @@ def h11_pipelined(data: bytes) -> Summary:
             raise AssertionError(f"h11: unexpected {event!r}")
 
 
+def h11_keep_alive(data: bytes) -> Summary:
+    conn = h11.Connection(h11.SERVER)
+    requests = headers = body = 0
+    for _ in range(KEPT_ALIVE):
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            raise AssertionError(f"h11: unexpected {event!r}")
+        conn.receive_data(data)
+        while True:
+            event = conn.next_event()
+            if type(event) is h11.Request:
+                requests += 1
+                headers += len(event.headers)
+            elif type(event) is h11.Data:
+                body += len(event.data)
+            elif type(event) is h11.EndOfMessage:
+                conn.send(_H11_RESPONSE)
+                conn.send(_H11_END)
+                conn.start_next_cycle()
+                break
+            else:
+                raise AssertionError(f"h11: unexpected {event!r}")
+    return requests, headers, body
+
+
 # -- httptools ------------------------------------------------------------------------
 
 
@@ -230,21 +335,31 @@ def httptools_parse(data: bytes) -> Summary:
     return sink.requests, len(sink.headers), sink.body
 
 
-PARSERS: tuple[tuple[str, Runner, Runner], ...] = (
-    ("h10", h10_one, h10_pipelined),
-    ("h11", h11_one, h11_pipelined),
-    ("httptools", httptools_parse, httptools_parse),
-)
+def httptools_keep_alive(data: bytes) -> Summary:
+    sink = _Sink()
+    sink.parser = parser = httptools.HttpRequestParser(sink)
+    for _ in range(KEPT_ALIVE):
+        parser.feed_data(data)
+    return sink.requests, len(sink.headers), sink.body
+
+
+PARSERS: dict[str, Runners] = {
+    "h10": h10_runners(sansio),
+    "h11": Runners(h11_one, h11_pipelined, h11_keep_alive),
+    "httptools": Runners(httptools_parse, httptools_parse, httptools_keep_alive),
+}
 
 
 # -- measuring ------------------------------------------------------------------------
 
 
-def measure(corpus: Corpus, repeat: int, seconds: float) -> dict[str, float]:
+def measure(
+    corpus: Corpus, repeat: int, seconds: float, parsers: dict[str, Runners]
+) -> dict[str, float]:
     """Microseconds per request for each parser: the best of ``repeat`` interleaved runs."""
     timers = {}
-    for name, one, pipelined in PARSERS:
-        run = pipelined if corpus.pipelined else one
+    for name, runners in parsers.items():
+        run = runners[corpus.mode]
         got = run(corpus.data)
         if got != corpus.expected:
             raise SystemExit(f"{name} parsed {got} from {corpus.name}, expected {corpus.expected}")
@@ -253,9 +368,11 @@ def measure(corpus: Corpus, repeat: int, seconds: float) -> dict[str, float]:
         number = max(1, int(seconds / max(once, 1e-7)))
         timers[name] = (timer, number)
     best = dict.fromkeys(timers, float("inf"))
+    order = list(timers.items())
     for _ in range(repeat):
-        for name, (timer, number) in timers.items():
+        for name, (timer, number) in order:
             best[name] = min(best[name], timer.timeit(number) / number)
+        order.append(order.pop(0))  # each parser in each position in turn: no place is favoured
     requests = corpus.expected[0]
     return {name: 1e6 * t / requests for name, t in best.items()}
 
@@ -264,7 +381,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough numbers)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats per parser (min wins)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also time the copy of the core in SRC/sansio, as h10-base",
+    )
     args = parser.parse_args(argv)
+    parsers = dict(PARSERS)
+    if args.baseline is not None:
+        parsers = {"h10": PARSERS["h10"], "h10-base": h10_runners(load_baseline(args.baseline))}
+        parsers.update(PARSERS)
     repeat = args.repeat or (2 if args.quick else 9)
     seconds = 0.005 if args.quick else 0.2
 
@@ -277,15 +404,17 @@ def main(argv: list[str] | None = None) -> int:
         f" of ~{seconds * 1000:.0f} ms each{' (--quick: rough)' if args.quick else ''}"
     )
     print()
+    base = "h10-base" in parsers
     header = (
         f"{'corpus':<17} {'h10 us':>8} {'h11 us':>8} {'httptools us':>13} "
         f"{'h11/h10':>8} {'h10/httptools':>14}  target"
+        + (f" {'h10-base us':>12} {'h10/base':>9}" if base else "")
     )
     print(header)
     print("-" * len(header))
     misses = []
     for corpus in CORPORA:
-        us = measure(corpus, repeat, seconds)
+        us = measure(corpus, repeat, seconds, parsers)
         speedup = us["h11"] / us["h10"]
         met = speedup >= TARGET
         if not met:
@@ -293,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{corpus.name:<17} {us['h10']:>8.2f} {us['h11']:>8.2f} {us['httptools']:>13.2f} "
             f"{speedup:>7.1f}x {us['h10'] / us['httptools']:>13.1f}x  "
-            f"{'met' if met else 'MISSED'}",
+            f"{'met   ' if met else 'MISSED'}"
+            + (f" {us['h10-base']:>12.2f} {us['h10'] / us['h10-base']:>8.3f}x" if base else ""),
             flush=True,
         )
     print()
@@ -304,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         "  h10 and h11: a new Connection per request; on pipelined-1000 one Connection,\n"
         "  and both send a minimal Response + EndOfMessage and call start_next_cycle()\n"
         "  between requests (h11 cannot cycle otherwise), so that row includes that\n"
-        "  send work. httptools: HttpRequestParser with on_url/on_header/\n"
+        "  send work; keep-alive-1000 likewise, each request fed only after the previous\n"
+        "  response and start_next_cycle(). httptools: HttpRequestParser with on_url/on_header/\n"
         "  on_headers_complete (get_method, get_http_version)/on_body/on_message_complete."
     )
     print()

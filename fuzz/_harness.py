@@ -54,6 +54,25 @@ def budget(fraction: float) -> settings:
     return settings(max_examples=max(10, int(settings().max_examples * fraction)))
 
 
+# RFC 9110 §6.5.1: no trailer describes framing, routing, authentication, request
+# modifiers, response controls or content format. Written out again for the oracles,
+# apart from the core's list (sansio.allowed_in_trailers), so that each checks the other.
+_NOT_TRAILERS = {
+    b"content-length", b"transfer-encoding", b"trailer", b"connection", b"keep-alive",
+    b"proxy-connection", b"te", b"upgrade", b"host", b"max-forwards", b"authorization",
+    b"proxy-authorization", b"www-authenticate", b"proxy-authenticate", b"cookie",
+    b"set-cookie", b"expect", b"range", b"cache-control", b"pragma", b"location",
+    b"retry-after", b"vary", b"age", b"expires", b"content-type", b"content-encoding",
+    b"content-range",
+}  # fmt: skip
+
+
+def trailer_ok(name: bytes) -> bool:
+    """The oracle's answer: may a field called ``name`` (any case) be a trailer?"""
+    name = name.lower()
+    return name not in _NOT_TRAILERS and not name.startswith(b"if-")
+
+
 CUTS = st.one_of(
     st.lists(st.integers(0, 1 << 16), max_size=24),
     st.just([-1]),  # one byte at a time

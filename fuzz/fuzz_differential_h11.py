@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import h11
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -142,3 +143,29 @@ def test_when_both_accept_they_agree(data: bytes, cuts: list[int], eof: bool) ->
     if theirs is None:
         return
     assert _normalise(ours) == _normalise(theirs), data
+
+
+# Inputs that h11 accepts and the core refuses on purpose (fuzz/README.md, "Deliberate
+# differences from h11", says why): each must stay a difference, or the table is wrong.
+REFUSED_ON_PURPOSE = {
+    "asterisk-form for GET": b"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+    "authority-form for GET": b"GET example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+    "no form": b"GET foo/bar HTTP/1.1\r\nHost: h\r\n\r\n",
+    "origin-form for CONNECT": b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n",
+    "not an absolute-URI": b"PUT s://]ufd/: HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+    "a framing trailer": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\nContent-Length: 99\r\n\r\n"
+    ),
+    "two Content-Types": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+        b"Content-Type: application/json\r\nContent-Type: text/html\r\n\r\nhi"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_ON_PURPOSE))
+def test_each_deliberate_refusal_is_still_a_difference(name: str) -> None:
+    data = REFUSED_ON_PURPOSE[name]
+    assert parse_core(data, [], eof=False) is None
+    assert parse_h11(data, eof=False) is not None

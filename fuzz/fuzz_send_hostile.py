@@ -8,11 +8,14 @@ returns bytes that our own parser in the other role reads back as exactly the ev
 sent: the same fields in the same order (names lower-cased), plus only the framing and
 ``Connection`` fields the writer adds, the same body, and nothing after it. And ``send``
 refuses exactly what an independent oracle, written from the RFC grammar below, calls
-invalid: no header injection (issue 7), and no over-eager refusal either.
+invalid: no header injection (issue 7), and no over-eager refusal either. The oracle
+also knows two rules that are lists, not grammar: a trailer field RFC 9110 §6.5.1 rules
+out, and two different values of a single-valued content field (RFC 9110 §5.3).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from http import HTTPStatus
 
@@ -22,7 +25,7 @@ from hypothesis import strategies as st
 import sansio
 from sansio import strategies as hs
 
-from ._harness import counted, feed
+from ._harness import counted, feed, trailer_ok
 
 # The oracle: the RFC grammar as regular expressions, independent of the core's tables.
 # RFC 9110 §5.6.2: token = 1*tchar
@@ -37,8 +40,49 @@ _FIELD_VALUE = re.compile(
 )
 # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 _REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*")
-# RFC 9112 §3.2, RFC 3986 §2: every request-target form is printable ASCII without SP.
+# RFC 9112 §3.2, RFC 3986 §2: every request-target form is printable ASCII without SP,
+# and the form must fit the method: origin-form (absolute-path [ "?" query ]) for any
+# method but CONNECT; absolute-form (scheme "://" authority, then what an origin-form
+# may hold) likewise; authority-form (uri-host ":" port) for CONNECT and only CONNECT;
+# "*" for OPTIONS only.
 _TARGET = re.compile(rb"[\x21-\x7e]+")
+_SUB_DELIMS_UNRESERVED = rb"[A-Za-z0-9._~!$&'()*+,;=-]"
+_REG_NAME = rb"(?:" + _SUB_DELIMS_UNRESERVED + rb"|%[0-9A-Fa-f]{2})+"
+_IP_LITERAL = rb"\[(?P<ip>[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.(?:" + _SUB_DELIMS_UNRESERVED + rb"|:)+)\]"
+_URI_HOST = rb"(?:" + _IP_LITERAL + rb"|" + _REG_NAME + rb")"
+_AUTHORITY_FORM = re.compile(_URI_HOST + rb":(?P<port>[0-9]+)")
+_ABSOLUTE_FORM = re.compile(
+    rb"[A-Za-z][-A-Za-z0-9+.]*://(?:(?:"
+    + _SUB_DELIMS_UNRESERVED
+    + rb"|%[0-9A-Fa-f]{2}|:)*@)?"
+    + _URI_HOST
+    + rb"(?::[0-9]*)?(?:[/?#][\x21-\x7e]*)?"
+)
+
+
+def _ip_ok(match: re.Match[bytes]) -> bool:
+    ip = match.group("ip")
+    if ip is None or ip.startswith(b"v"):
+        return True
+    try:
+        ipaddress.IPv6Address(ip.decode())
+    except ValueError:
+        return False
+    return True
+
+
+def _target_ok(method: bytes, target: bytes) -> bool:
+    if _TARGET.fullmatch(target) is None:
+        return False
+    if method == b"CONNECT":
+        match = _AUTHORITY_FORM.fullmatch(target)
+        return match is not None and int(match.group("port")) < 65536 and _ip_ok(match)
+    if target == b"*":
+        return method == b"OPTIONS"
+    if target.startswith(b"/"):
+        return True
+    match = _ABSOLUTE_FORM.fullmatch(target)
+    return match is not None and _ip_ok(match)
 
 
 def _fields_ok(fields: sansio.Headers) -> bool:
@@ -46,6 +90,19 @@ def _fields_ok(fields: sansio.Headers) -> bool:
         _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
         for name, value in fields
     )
+
+
+def _trailers_ok(trailers: sansio.Headers) -> bool:
+    return _fields_ok(trailers) and all(trailer_ok(name) for name, _ in trailers)
+
+
+def _single_values_ok(fields: sansio.Headers) -> bool:
+    """RFC 9110 §5.3: Content-Type and Content-Range take one value (a repeat of the
+    same one is harmless); checked on a message with content."""
+    for single in (b"content-type", b"content-range"):
+        if len({value for name, value in fields if name.lower() == single}) > 1:
+            return False
+    return True
 
 
 def _lowered(fields: sansio.Headers) -> sansio.Headers:
@@ -59,27 +116,37 @@ def _reason_read_back(reason: bytes, status: int) -> bytes:
 _REPRO = ((b"x-a", b"a\nSet-Cookie: s=1"), (b"x-b", b"b"))
 
 
-@example(method=b"GET", target=b"/", fields=((b"x-a", b"a\nContent-Length: 5"),), version=b"1.0")
-@example(method=b"GET", target=b"/", fields=_REPRO, version=b"1.1")
+@example(
+    method=b"GET",
+    target=b"/",
+    fields=((b"x-a", b"a\nContent-Length: 5"),),
+    trailers=(),
+    version=b"1.0",
+)
+@example(method=b"GET", target=b"/", fields=_REPRO, trailers=_REPRO, version=b"1.1")
 @given(
     method=hs.hostile_methods(),
     target=hs.hostile_targets(),
     fields=hs.hostile_fields(),
+    trailers=hs.hostile_fields(),
     version=st.sampled_from((b"1.0", b"1.1")),
 )
 @counted
 def test_client_sends_hostile_values_refused_or_read_back(
-    method: bytes, target: bytes, fields: sansio.Headers, version: bytes
+    method: bytes, target: bytes, fields: sansio.Headers, trailers: sansio.Headers, version: bytes
 ) -> None:
     chunked = version == b"1.1"
     framing = ((b"host", b"x"), (b"transfer-encoding", b"chunked")) if chunked else ()
     request = sansio.Request(method, target, fields + framing, version)
-    trailers = fields if chunked else ()
+    if not chunked:
+        trailers = ()
     valid = (
         _TOKEN.fullmatch(method) is not None
-        and _TARGET.fullmatch(target) is not None
+        and _target_ok(method, target)
         and _fields_ok(fields)
         and not (version == b"1.0" and method in (b"POST", b"PUT", b"PATCH"))
+        and (not chunked or _single_values_ok(fields))  # only a chunked request has content
+        and _trailers_ok(trailers)
     )
     client = sansio.Connection(sansio.CLIENT)
     try:
@@ -101,31 +168,41 @@ def test_client_sends_hostile_values_refused_or_read_back(
     assert server.trailing_data == (b"", False)
 
 
-@example(fields=_REPRO, reason=b"", interim=False)
-@example(fields=(), reason=b"OK\r\nSet-Cookie: s=1", interim=False)
-@given(fields=hs.hostile_fields(), reason=hs.hostile_reasons(), interim=st.booleans())
+@example(fields=_REPRO, trailers=_REPRO, reason=b"", interim=False)
+@example(fields=(), trailers=(), reason=b"OK\r\nSet-Cookie: s=1", interim=False)
+@example(fields=(), trailers=((b"Cache-Control", b""),), reason=b"OK", interim=False)
+@given(
+    fields=hs.hostile_fields(),
+    trailers=hs.hostile_fields(),
+    reason=hs.hostile_reasons(),
+    interim=st.booleans(),
+)
 @counted
 def test_server_sends_hostile_values_refused_or_read_back(
-    fields: sansio.Headers, reason: bytes, interim: bool
+    fields: sansio.Headers, trailers: sansio.Headers, reason: bytes, interim: bool
 ) -> None:
     client = sansio.Connection(sansio.CLIENT)
     server = sansio.Connection(sansio.SERVER)
     wire = client.send(sansio.Request(b"GET", b"/", ((b"host", b"x"),), b"1.1"))
     wire += client.send(sansio.EndOfMessage())
     assert feed(server, [wire]).error is None
-    valid = _fields_ok(fields) and _REASON.fullmatch(reason) is not None
+    head_ok = (
+        _fields_ok(fields) and _single_values_ok(fields) and _REASON.fullmatch(reason) is not None
+    )
+    valid = head_ok and _trailers_ok(trailers)
     informational = sansio.InformationalResponse(103, fields, reason=reason)
     response = sansio.Response(200, fields, b"1.1", reason)
     try:
         wire = server.send(informational) if interim else b""
         wire += server.send(response)
         wire += server.send(sansio.Data(b"body"))
-        wire += server.send(sansio.EndOfMessage(fields))
+        wire += server.send(sansio.EndOfMessage(trailers))
     except sansio.LocalProtocolError:
-        assert not valid, (fields, reason)
-        assert server.our_state is sansio.SEND_RESPONSE  # nothing was sent
+        assert not valid, (fields, trailers, reason)
+        # Nothing was sent: the head is still to send, or (refused trailers) the end.
+        assert server.our_state is (sansio.SEND_BODY if head_ok else sansio.SEND_RESPONSE)
         return
-    assert valid, (fields, reason, wire)
+    assert valid, (fields, trailers, reason, wire)
     got = feed(client, [wire])
     assert got.error is None, (wire, got.error)
     added = ((b"transfer-encoding", b"chunked"), (b"connection", b"keep-alive"))
@@ -141,6 +218,6 @@ def test_server_sends_hostile_values_refused_or_read_back(
             *heads,
         )
     body = sansio.Data(b"body")
-    assert got.events == (*heads, body, sansio.EndOfMessage(_lowered(fields))), wire
+    assert got.events == (*heads, body, sansio.EndOfMessage(_lowered(trailers))), wire
     assert client.next_event() is sansio.PAUSED
     assert client.trailing_data == (b"", False)

@@ -63,3 +63,48 @@ def server_error(data: bytes) -> sansio.RemoteProtocolError:
 
 def byte_by_byte(data: bytes) -> list[bytes]:
     return [data[i : i + 1] for i in range(len(data))]
+
+
+NEXT_REQUEST = b"GET /next HTTP/1.1\r\nHost: n\r\n\r\n"
+
+
+def deliveries(data: bytes) -> list[tuple[str, list[bytes]]]:
+    """``data`` as a peer may deliver it: whole, one byte at a time, and whole with the
+    next request right behind it in the same read (pipelined)."""
+    return [
+        ("whole", [data]),
+        ("byte by byte", byte_by_byte(data)),
+        ("with trailing data", [data + NEXT_REQUEST]),
+    ]
+
+
+def first_message(
+    data: bytes, role: sansio.Role = sansio.SERVER
+) -> list[Event] | sansio.RemoteProtocolError:
+    """The events of the first message in ``data`` (up to its ``EndOfMessage``, Data
+    merged), or the error it is refused with; checked to be the same however ``data``
+    is delivered (``deliveries``). What follows the first message is not read."""
+    outcomes: list[tuple[str, list[Event] | sansio.RemoteProtocolError]] = []
+    for how, pieces in deliveries(data):
+        conn = sansio.Connection(role)
+        events: list[Event] = []
+        try:
+            for piece in pieces:
+                conn.receive_data(piece)
+                while not events or type(events[-1]) is not EndOfMessage:
+                    event = conn.next_event()
+                    if isinstance(event, sansio.Sentinel):
+                        break
+                    events.append(event)
+        except sansio.RemoteProtocolError as exc:
+            outcomes.append((how, exc))
+        else:
+            outcomes.append((how, merge_data(events)))
+    first = outcomes[0][1]
+    for how, outcome in outcomes[1:]:
+        if isinstance(first, sansio.RemoteProtocolError):
+            assert isinstance(outcome, sansio.RemoteProtocolError), (how, outcome)
+            assert outcome.status_hint == first.status_hint, (how, outcome)
+        else:
+            assert outcome == first, (how, outcome, first)
+    return first

@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "micro.py"
 CASES = [
     "receive a request",
-    "end of a body-less message",
     "new connection",
     "a whole head in one read",
     "a name in the names index",
     "a repeated response head",
+    "a prepared response",
 ]
 
 

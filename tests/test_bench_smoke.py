@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "parse.py"
-CORPORA = ["get-1.0-minimal", "get-1.1-wrk", "get-1.1-browser", "post-1.0-1KiB", "pipelined-1000"]
+CORPORA = [
+    "get-1.0-minimal",
+    "get-1.1-wrk",
+    "get-1.1-browser",
+    "post-1.0-1KiB",
+    "pipelined-1000",
+    "keep-alive-1000",
+]
+SRC = BENCH.parent.parent / "src"
 
 
 @pytest.mark.timeout(120)
@@ -62,3 +70,33 @@ def test_h11compat_quick_run_prints_every_table() -> None:
         assert len(served) == 1 and float(served[0].split()[2].replace(",", "")) > 0, served
         fetched = [line for line in lines if line.strip().startswith(f"httpx on {kind} ")]
         assert len(fetched) == 1 and float(fetched[0].split()[3].replace(",", "")) > 0
+
+
+@pytest.mark.timeout(120)
+def test_a_baseline_copy_of_the_core_is_timed_beside_it() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--baseline", str(SRC)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "h10-base us" in result.stdout
+    for corpus in CORPORA:
+        rows = [
+            line.split() for line in result.stdout.splitlines() if line.startswith(corpus + " ")
+        ]
+        assert len(rows) == 1, f"expected one row for {corpus}:\n{result.stdout}"
+        base, ratio = rows[0][-2:]
+        assert float(base) > 0 and float(ratio.rstrip("x")) > 0
+
+
+def test_a_baseline_without_a_core_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--baseline", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"--baseline: no {tmp_path / 'sansio' / '__init__.py'}" in result.stderr

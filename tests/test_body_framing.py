@@ -7,7 +7,7 @@ import pytest
 import sansio
 from sansio import ConnectionClosed, Data, EndOfMessage, Request, Response
 
-from helpers import byte_by_byte, client_events, feed, server_error, server_events
+from helpers import byte_by_byte, client_events, feed, first_message, server_error, server_events
 
 CHUNKED_HEAD = b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -202,3 +202,13 @@ def test_body_size_limit_applies_to_content_length_and_chunked() -> None:
     with pytest.raises(sansio.RemoteProtocolError) as info:
         list(conn.events())
     assert info.value.status_hint == 413
+
+
+@pytest.mark.parametrize("value", [b", chunked", b"chunked,", b" ,chunked, ,"])
+def test_empty_transfer_coding_list_elements_are_skipped(value: bytes) -> None:
+    # RFC 9110 §5.6.1: "a recipient MUST accept empty list elements"; what is left is
+    # one chunked coding.
+    data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + value + b"\r\n\r\n"
+    events = first_message(data + b"2\r\nab\r\n0\r\n\r\n")
+    assert not isinstance(events, sansio.RemoteProtocolError), events
+    assert events[1:] == [Data(b"ab"), EndOfMessage()]

@@ -499,15 +499,23 @@ def _upgrade(ctx: Ctx, exp: Expected) -> Expected:
     return replace(exp, free_tail=True)
 
 
-def _is_h2_preface(ctx: Ctx, _: Expected) -> bool:
-    return ctx.case.error_name == "HPE_PAUSED_H2_UPGRADE"
+def _asterisk_index(ctx: Ctx, exp: Expected) -> int | None:
+    """Where the first request with "*" and a method other than OPTIONS is (llhttp may
+    not have finished its head: it pauses on the HTTP/2 preface)."""
+    for i, m in enumerate(ctx.case.messages):
+        if m["url"] == "*" and m["method"] != "OPTIONS":
+            return min(i, len(exp.messages))
+    return None
 
 
-def _h2_preface(ctx: Ctx, exp: Expected) -> Expected:
-    # "PRI * HTTP/1.1" parses as a request with an unknown method; "SM" after it is
-    # not a request line.
-    request = _unknown_method(ctx, exp).messages[0]
-    return Expected((request,), error=frozenset({400}), error_text="request line")
+def _is_asterisk_not_options(ctx: Ctx, exp: Expected) -> bool:
+    return ctx.case.is_request and _asterisk_index(ctx, exp) is not None
+
+
+def _asterisk_not_options(ctx: Ctx, exp: Expected) -> Expected:
+    index = _asterisk_index(ctx, exp)
+    assert index is not None
+    return exp.truncate(index, {400}, "asterisk-form")
 
 
 def _unframed_http10(ctx: Ctx, exp: Expected) -> bool:
@@ -640,6 +648,35 @@ def _without_host(injected: Expected) -> Expected:
     if injected.error is None:
         return replace(injected, variants=())
     return Expected((), alternatives=(host_error, replace(injected, variants=())))
+
+
+def _bad_trailer_index(exp: Expected) -> int | None:
+    return next(
+        (
+            i
+            for i, m in enumerate(exp.messages)
+            if any(not sansio.allowed_in_trailers(name) for name, _ in m.trailers)
+        ),
+        None,
+    )
+
+
+def _is_bad_trailer(ctx: Ctx, exp: Expected) -> bool:
+    return _bad_trailer_index(exp) is not None
+
+
+def _bad_trailer(ctx: Ctx, exp: Expected) -> Expected:
+    # The head and the body arrive; the end of the message does not.
+    index = _bad_trailer_index(exp)
+    assert index is not None
+    cut = replace(exp.messages[index], trailers=(), complete=False)
+    return replace(
+        exp,
+        messages=(*exp.messages[:index], cut),
+        error=frozenset({400}),
+        error_text="cannot be a trailer field",
+        free_tail=False,
+    )
 
 
 def _is_unknown_coding(ctx: Ctx, exp: Expected) -> bool:
@@ -859,12 +896,13 @@ RULES: tuple[Rule, ...] = (
         _reject_first(400, "folding"),
     ),
     Rule(
-        "the HTTP/2 connection preface is not HTTP/1",
-        "RFC 9113 §3.4",
-        "no h2c upgrade: its first line reads as a request with an unknown method, and "
-        "the 'SM' line after it is rejected",
-        _is_h2_preface,
-        _h2_preface,
+        "the asterisk-form request target is only for OPTIONS",
+        "RFC 9112 §3.2.4",
+        '"The asterisk-form of request-target is only used for a server-wide OPTIONS '
+        'request": M-SEARCH * is SSDP (HTTP over UDP), and PRI * is the HTTP/2 connection '
+        "preface (RFC 9113 §3.4), which is not HTTP/1 either",
+        _is_asterisk_not_options,
+        _asterisk_not_options,
     ),
     Rule(
         "HTTP/1.0 request without Content-Length, followed by more bytes",
@@ -899,6 +937,14 @@ RULES: tuple[Rule, ...] = (
         "llhttp passes the still-encoded body on",
         _is_unknown_coding,
         _unknown_coding,
+    ),
+    Rule(
+        "a trailer field that must be a header field is refused",
+        "RFC 9110 §6.5.1",
+        "a sender MUST NOT send a field as a trailer unless its definition allows it; "
+        "Content-Type and Vary (content format, response controls) do not",
+        _is_bad_trailer,
+        _bad_trailer,
     ),
     Rule(
         "Proxy-Connection does not govern persistence",

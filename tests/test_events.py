@@ -7,6 +7,7 @@ naming the field at construction. Events the parser builds skip these checks.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -121,3 +122,25 @@ def test_the_package_docstring_example_runs() -> None:
     assert namespace["wire"] == (
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
     )
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ((b"a", "b"), "header value must be bytes, not str"),
+        (("a", b"b"), "header name must be bytes, not str"),
+        ((b"a",), "must be (name, value) pairs of bytes"),
+        ((b"a", b"b", b"c"), "must be (name, value) pairs of bytes"),
+    ],
+)
+def test_a_headers_tuple_with_a_bad_pair_is_refused(pair: Any, message: str) -> None:
+    # The fast path takes a tuple of pairs of bytes as it is; one bad pair sends the
+    # whole tuple through the full conversion, which names what is wrong.
+    with pytest.raises(TypeError, match=re.escape(message)):
+        sansio.Request(b"GET", b"/", ((b"x", b"y"), pair))
+
+
+def test_a_headers_tuple_with_a_list_pair_is_converted() -> None:
+    pairs: Any = ((b"x", b"y"), [b"a", b"b"])  # a list pair: not what the type says
+    request = sansio.Request(b"GET", b"/", pairs)
+    assert request.headers == ((b"x", b"y"), (b"a", b"b"))

@@ -217,3 +217,31 @@ def test_client_http10_response_without_keep_alive_closes() -> None:
     feed(conn, [b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"])
     assert not conn.keep_alive
     assert conn.their_state is sansio.MUST_CLOSE
+
+
+@pytest.mark.parametrize("newlines", [b"\r\n", b"\n", b"\r\n\r\n"])
+def test_empty_lines_then_eof_between_requests_is_a_clean_close(newlines: bytes) -> None:
+    # RFC 9112 §2.2: empty lines before a request line are ignored, so a peer that sent
+    # only those and closed sent no request: a close, not a truncated head.
+    server = sansio.Connection(sansio.SERVER)
+    assert feed(server, [newlines, b""]) == [sansio.ConnectionClosed()]
+    assert server.their_state is sansio.CLOSED
+    # Both arrived before the first look.
+    server = sansio.Connection(sansio.SERVER)
+    server.receive_data(newlines)
+    server.receive_data(b"")
+    assert server.next_event() == sansio.ConnectionClosed()
+    assert server.their_state is sansio.CLOSED
+
+
+def test_next_event_on_an_empty_buffer_after_a_kept_alive_cycle_waits_or_closes() -> None:
+    server = sansio.Connection(sansio.SERVER)
+    feed(server, [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
+    server.send(Response(200, ((b"Content-Length", b"0"),), b"1.1"))
+    server.send(EndOfMessage())
+    server.start_next_cycle()
+    assert server.next_event() is sansio.NEED_DATA
+    assert server.next_event() is sansio.NEED_DATA  # asking again changes nothing
+    assert server.their_state is sansio.IDLE
+    server.receive_data(b"")
+    assert server.next_event() == sansio.ConnectionClosed()

@@ -218,3 +218,16 @@ def test_a_decline_before_the_request_body_is_complete() -> None:
     server.send(EndOfMessage())
     assert feed(server, [b"ab"]) == [Data(b"ab"), EndOfMessage()]
     assert server.their_state is sansio.DONE  # declined: never MIGHT_SWITCH_PROTOCOL
+
+
+def test_a_decline_that_closes_leaves_the_client_must_close() -> None:
+    # The client waited in MIGHT_SWITCH_PROTOCOL; a final response that declines and
+    # says Connection: close ends the connection, not just the proposal.
+    client = sansio.Connection(sansio.CLIENT)
+    client.send(Request(b"GET", b"/", ((b"Host", b"x"), (b"Upgrade", b"foo")), b"1.1"))
+    client.send(EndOfMessage())
+    assert client.our_state is sansio.MIGHT_SWITCH_PROTOCOL
+    events = feed(client, [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"])
+    assert [type(e) for e in events] == [Response, EndOfMessage]
+    assert client.our_state is sansio.MUST_CLOSE and client.their_state is sansio.MUST_CLOSE
+    assert not client.keep_alive

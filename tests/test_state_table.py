@@ -9,12 +9,16 @@ holds, or raises ``RemoteProtocolError`` (the peer is then in ERROR), or is not 
 
 The switch keys (``SwitchUpgrade``: a 101; ``SwitchConnect``: a 2xx to CONNECT) are
 cells too: for them the connection is built with a request that proposes that switch
-(Upgrade, or CONNECT), and so are the states reached only through a proposal.
+(Upgrade, or CONNECT), and so are the states reached only through a proposal. They are
+the table's own keys, not exported event types: taken here from ``TRANSITIONS`` itself,
+and ``send`` refuses them (and every other type that is not an exported event) in
+every state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -27,13 +31,20 @@ from sansio import (
     InformationalResponse,
     Request,
     Response,
-    SwitchConnect,
-    SwitchUpgrade,
 )
 
 from helpers import feed
 
 Cell = tuple[sansio.Role, sansio.State, type[Event]]
+
+_KEYS: dict[str, type[Event]] = {key[2].__name__: key[2] for key in sansio.TRANSITIONS}
+SwitchUpgrade = _KEYS["SwitchUpgrade"]
+SwitchConnect = _KEYS["SwitchConnect"]
+EXPORTED_EVENTS = [
+    value
+    for value in map(partial(getattr, sansio), sansio.__all__)
+    if isinstance(value, type) and issubclass(value, Event)
+]
 
 _HOST = (b"Host", b"x")
 _UPGRADE = ((b"Upgrade", b"websocket"), (b"Connection", b"upgrade"))
@@ -363,3 +374,46 @@ def test_a_request_after_the_server_closed_is_a_remote_error_and_moves_nothing()
         conn.next_event()
     assert conn.their_state is sansio.ERROR
     assert conn.our_state is sansio.CLOSED
+
+
+# -- the table is closed: nothing outside it is sent ---------------------------------
+
+
+class _OwnData(Data):
+    """A subclass of an exported event: not a type of the table either."""
+
+    __slots__ = ()
+
+
+def test_the_exported_event_types_are_the_tables_and_the_base() -> None:
+    assert set(EXPORTED_EVENTS) == {*EVENTS, Event} - {SwitchUpgrade, SwitchConnect}
+    assert "SwitchUpgrade" not in sansio.__all__ and "SwitchConnect" not in sansio.__all__
+    assert not hasattr(sansio, "SwitchUpgrade") and not hasattr(sansio, "SwitchConnect")
+
+
+STRANGERS: list[Event] = [Event(), SwitchUpgrade(), SwitchConnect(), _OwnData(b"x")]
+
+
+@pytest.mark.parametrize(("role", "state"), PAIRS, ids=[f"{r!r}-{s!r}" for r, s in PAIRS])
+@pytest.mark.parametrize("event", STRANGERS, ids=lambda e: type(e).__name__)
+def test_an_event_outside_the_table_is_refused_in_every_state(
+    role: sansio.Role, state: sansio.State, event: Event
+) -> None:
+    conn = BUILDERS[role](state, Request)
+    other = conn.their_state
+    with pytest.raises(sansio.LocalProtocolError, match=f"can't send {type(event).__name__}"):
+        conn.send(event)
+    assert (conn.our_state, conn.their_state) == (state, other)
+
+
+def test_after_a_plain_get_a_switch_key_is_refused_not_sent() -> None:
+    # Issue 15: send(SwitchUpgrade()) returned b"" and moved the server to
+    # SWITCHED_PROTOCOL with no Upgrade proposed and no 101 sent.
+    conn = sansio.Connection(sansio.SERVER)
+    feed(conn, [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
+    for key in (SwitchUpgrade, SwitchConnect):
+        with pytest.raises(sansio.LocalProtocolError):
+            conn.send(key())
+        assert conn.our_state is sansio.SEND_RESPONSE
+    # What the table does hold still goes out, by its own writer.
+    assert conn.send(Response(200, ((b"Content-Length", b"0"),))).startswith(b"HTTP/1.0 200")

@@ -4,8 +4,10 @@ Every key PEP 3333 requires, built from the request head as the core parsed it:
 
 - ``PATH_INFO`` is the path percent-decoded to bytes and then read as latin-1 (PEP 3333's
   "native strings" rule: each byte becomes the code point of the same value, so a
-  framework can re-encode to bytes and decode UTF-8 itself). An absolute-form target
-  (``GET http://host/path``) contributes only its path. ``SCRIPT_NAME`` is ``""``.
+  framework can re-encode to bytes and decode UTF-8 itself). The path and the query
+  come from ``sansio.target_path``, whatever the target's form: an absolute-form target
+  (``GET HTTP://host/path?q``) contributes only its path and query, a fragment nothing.
+  ``SCRIPT_NAME`` is ``""``.
 - ``QUERY_STRING`` stays percent-encoded, as sent.
 - ``CONTENT_LENGTH`` is the request's Content-Length (the core has checked it, and
   collapsed repeated equal values such as ``3, 3``); a chunked body has none, and
@@ -21,6 +23,8 @@ from __future__ import annotations
 import sys
 import urllib.parse
 from typing import Any
+
+from sansio import target_path
 
 from .app import HTTPRequest
 
@@ -46,9 +50,6 @@ def _key(name: bytes) -> str:
 
 
 def _path_info(path: bytes) -> str:
-    if path.startswith((b"http://", b"https://")):
-        slash = path.find(b"/", path.find(b"//") + 2)
-        path = path[slash:] if slash != -1 else b"/"
     if b"%" in path:
         path = urllib.parse.unquote_to_bytes(path)
     return path.decode("latin-1")
@@ -91,7 +92,7 @@ class EnvironBuilder:
     def __call__(self, request: HTTPRequest, wsgi_input: object) -> Environ:
         """The environ for ``request``, reading its body from ``wsgi_input``."""
         environ = self._template.copy()
-        path, _, query = request.target.partition(b"?")
+        path, query = target_path(request.target)
         method = request.method
         environ["REQUEST_METHOD"] = _METHODS.get(method) or method.decode("latin-1")
         environ["PATH_INFO"] = _path_info(path)

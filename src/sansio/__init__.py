@@ -25,7 +25,9 @@ from ._events import (
     Request,
     Response,
 )
+from ._framing import HOP_BY_HOP_FIELDS, allowed_in_trailers, response_has_body
 from ._limits import Limits
+from ._prepared import PreparedResponse
 from ._state import (
     CLIENT,
     CLOSED,
@@ -45,15 +47,15 @@ from ._state import (
     Role,
     Sentinel,
     State,
-    SwitchConnect,
-    SwitchUpgrade,
 )
+from ._targets import target_path
 
 __all__ = [
     "CLIENT",
     "CLOSED",
     "DONE",
     "ERROR",
+    "HOP_BY_HOP_FIELDS",
     "IDLE",
     "MIGHT_SWITCH_PROTOCOL",
     "MUST_CLOSE",
@@ -74,6 +76,7 @@ __all__ = [
     "InformationalResponse",
     "Limits",
     "LocalProtocolError",
+    "PreparedResponse",
     "ProtocolError",
     "RawNames",
     "RemoteProtocolError",
@@ -82,8 +85,9 @@ __all__ = [
     "Role",
     "Sentinel",
     "State",
-    "SwitchConnect",
-    "SwitchUpgrade",
+    "allowed_in_trailers",
+    "response_has_body",
+    "target_path",
 ]
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ from typing import Protocol
 from ._buffer import ReceiveBuffer
 from ._errors import RemoteProtocolError
 from ._events import Data, EndOfMessage, parsed_data, parsed_end_of_message
+from ._framing import check_trailers
 from ._grammar import CHUNK_EXT, FIELD_VCHARS, HEXDIGITS
 from ._headers import parse_fields, raw_field_names
 from ._limits import Limits
@@ -56,8 +57,7 @@ class LengthReader:
         return parsed_data(data)
 
     def eof(self) -> EndOfMessage:
-        if not self.remaining:
-            return END
+        # Only asked when a call found no bytes: never with nothing remaining.
         raise RemoteProtocolError(
             f"peer closed the connection {self.remaining} bytes before the end of the body"
         )
@@ -188,6 +188,7 @@ class ChunkedReader:
                     f"invalid character 0x{bad[0]:02x} in trailer line {line[:40]!r}"
                 )
         headers, _ = parse_fields(lines, 0, obs_fold=False)
+        check_trailers(headers, RemoteProtocolError)
         raw_names = raw_field_names(lines, 0) if self._keep_raw_names else None
         return parsed_end_of_message(headers, raw_names)
 

@@ -2,8 +2,10 @@
 
 It owns the receive buffer, both sides' states, the body reader for what the peer
 sends next and the body writer for what we send next. ``next_event`` calls the reader
-that ``_READERS`` names for the peer's role and state; ``send`` validates and
-serialises. Every move of either side goes through ``ConnectionState``, which checks
+that ``_READERS`` names for the peer's role and state; ``send`` calls the writer that
+``_WRITERS`` names for our role, our state and the event's type, a table made from
+``TRANSITIONS``, so an event the table does not hold has no writer and is refused
+before anything is written. Every move of either side goes through ``ConnectionState``, which checks
 it against the table. Every remote error goes through one funnel that puts the peer in
 ERROR for good and keeps only its message and status.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 from ._body import END, NO_BODY, BodyReader
 from ._buffer import ReceiveBuffer
@@ -28,6 +31,7 @@ from ._events import (
 from ._headers import split_head
 from ._heads import parse_request_lines, parse_response
 from ._limits import Limits
+from ._prepared import PreparedResponse
 from ._state import (
     CLIENT,
     CLOSED,
@@ -42,6 +46,7 @@ from ._state import (
     SEND_RESPONSE,
     SERVER,
     SWITCHED_PROTOCOL,
+    TRANSITIONS,
     ConnectionState,
     EventType,
     Role,
@@ -50,11 +55,19 @@ from ._state import (
     SwitchConnect,
     SwitchUpgrade,
 )
-from ._writers import BodyWriter, write_informational, write_request, write_response
+from ._writers import (
+    CLOSE,
+    KEEP_ALIVE,
+    BodyWriter,
+    write_informational,
+    write_request,
+    write_response,
+)
 
 __all__ = ["Connection"]
 
 _CLOSED = ConnectionClosed()
+_END = EndOfMessage()
 _END_KEEPING_NAMES = EndOfMessage((), ())
 _DEFAULT_LIMITS = Limits()
 _NO_BOUNDS = (False, False)
@@ -73,7 +86,7 @@ class Connection:
     """
 
     # No __slots__: what most connections never change is a class-level default, so a
-    # new connection (one per request in HTTP/1.0) sets six attributes, not thirteen.
+    # new connection (one per request in HTTP/1.0) sets six attributes, not twelve.
     # With the buffer's own defaults: 490 ns against 640 ns for a new connection
     # (bench/micro.py, "new connection").
     their_http_version: bytes | None = None
@@ -82,8 +95,7 @@ class Connection:
     _request_method: bytes | None = None
     _expect_continue = False
     _eof = False
-    _error: tuple[str, int] | None = None  # the peer's error: message, status hint
-    _end: EndOfMessage = END  # the end of a message without trailers
+    _error: tuple[str, int]  # the peer's error (message, status hint), set with ERROR
 
     def __init__(
         self, role: Role, *, limits: Limits = _DEFAULT_LIMITS, keep_raw_names: bool = False
@@ -97,7 +109,6 @@ class Connection:
         if keep_raw_names is False:  # an identity test: this runs for every new connection
             self._readers = _READERS[self.their_role]
         elif keep_raw_names is True:
-            self._end = _END_KEEPING_NAMES
             self._readers = _READERS_KEEPING_NAMES[self.their_role]
         else:
             raise TypeError(f"keep_raw_names must be a bool, not {type(keep_raw_names).__name__}")
@@ -167,14 +178,7 @@ class Connection:
         protocol; the peer is then in ERROR and every later call raises again.
         """
         try:
-            state = self._cstate.states[self.their_role]
-            # Most messages have no body: ending one here, without the call to
-            # _read_body, saves 20 to 100 ns of a 3.2 us GET, 1 to 3% (bench/micro.py,
-            # "end of a body-less message").
-            if state is SEND_BODY and self._reader is NO_BODY and not self._expect_continue:
-                self._cstate.receive(self.their_role, EndOfMessage)
-                return self._end
-            return self._readers[state](self)
+            return self._readers[self._cstate.states[self.their_role]](self)
         except RemoteProtocolError as exc:
             if self._cstate.states[self.their_role] is not ERROR:
                 # Keep what the next call needs, not the exception: its traceback holds
@@ -220,6 +224,10 @@ class Connection:
         limits = self._limits
         lines = buffer.take_plain_head(limits)
         if lines is None:
+            if not buffer:
+                # Between kept-alive requests, before the next one has arrived: no head
+                # to look for (issue 15).
+                return self._closed() if self._eof else NEED_DATA
             head = buffer.take_head(limits, 414, skip_empty_lines=True)
             if head is None:
                 return self._head_incomplete("request")
@@ -289,11 +297,9 @@ class Connection:
         return _CLOSED
 
     def _read_error(self) -> Event | Sentinel:
-        message, status = self._error or ("", 400)
+        message, status = self._error
         raise RemoteProtocolError(
-            "can't receive: the peer already broke the protocol"
-            + (f" ({message})" if message else ""),
-            status,
+            f"can't receive: the peer already broke the protocol ({message})", status
         )
 
     def _closed(self) -> ConnectionClosed:
@@ -312,43 +318,101 @@ class Connection:
 
     def send(self, event: Event) -> bytes:
         """Serialise ``event``; raise ``LocalProtocolError`` (and send nothing) on misuse."""
-        event_type = type(event)
         role = self.our_role
-        cstate = self._cstate
-        new = cstate.check_send(role, event_type)
-        keep_alive = True
-        writer = self._writer
-        if type(event) is Data:
-            assert writer is not None
-            out = writer.data(event.data)
-        elif type(event) is EndOfMessage:
-            assert writer is not None
-            out = writer.end(event.headers)
-        elif type(event) is Response:
-            if cstate.proposals and _switch_key(event, self._request_method) is SwitchConnect:
-                event_type = SwitchConnect
-                new = cstate.check_switch(role, event_type)
-            out, self._writer, keep_alive = write_response(
-                event, self._request_method, self.their_http_version, cstate.keep_alive
-            )
-        elif type(event) is Request:
-            out, self._writer, keep_alive, switch = write_request(event)
-            self._request_method = event.method
-            if switch:  # before the move: the request is complete only later
-                cstate.propose_switch(switch)
-        elif type(event) is InformationalResponse:
-            if self.their_http_version != b"1.1":
-                raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
-            if event.status_code == 101:
-                event_type = SwitchUpgrade
-                new = cstate.check_switch(role, event_type)
-            out = write_informational(event.status_code, event.headers, event.reason)
-            self._expect_continue = False
-        else:  # ConnectionClosed: the table admitted nothing else
-            out = b""
-            keep_alive = False
-        cstate.sent(role, event_type, new, keep_alive)
+        state = self._cstate.states[role]
+        entry = _WRITERS.get((role, state, type(event)))
+        if entry is None:
+            raise LocalProtocolError(f"can't send {type(event).__name__} in state {state!r}")
+        write, new = entry
+        return write(self, event, new)
+
+    # -- writers, one per (our role, our state, event type): see _WRITERS ---------------
+    # Each serialises first (raising before anything moves), then moves our side.
+
+    def _send_data(self, event: Data, new: State) -> bytes:
+        assert self._writer is not None  # set by the head that put us in SEND_BODY
+        out = self._writer.data(event.data)
+        self._cstate.sent(self.our_role, Data, new, True)
         return out
+
+    def _send_end(self, event: EndOfMessage, new: State) -> bytes:
+        assert self._writer is not None
+        out = self._writer.end(event.headers)
+        self._cstate.sent(self.our_role, EndOfMessage, new, True)
+        return out
+
+    def _send_request(self, event: Request, new: State) -> bytes:
+        cstate = self._cstate
+        cstate.check_send(CLIENT, Request)  # the server's side: it must be able to answer
+        out, self._writer, keep_alive, switch = write_request(event)
+        self._request_method = event.method
+        if switch:  # before the move: the request is complete only later
+            cstate.propose_switch(switch)
+        cstate.sent(CLIENT, Request, new, keep_alive)
+        return out
+
+    def _send_informational(self, event: InformationalResponse, new: State) -> bytes:
+        if self.their_http_version != b"1.1":
+            raise LocalProtocolError("1xx responses can only go to HTTP/1.1 peers")
+        cstate = self._cstate
+        key: EventType = InformationalResponse
+        if event.status_code == 101:
+            key = SwitchUpgrade
+            new = cstate.check_switch(SERVER, key)
+        out = write_informational(event.status_code, event.headers, event.reason)
+        self._expect_continue = False
+        cstate.sent(SERVER, key, new, True)
+        return out
+
+    def _send_response(self, event: Response, new: State) -> bytes:
+        cstate = self._cstate
+        key: EventType = Response
+        if cstate.proposals and _switch_key(event, self._request_method) is SwitchConnect:
+            key = SwitchConnect
+            new = cstate.check_switch(SERVER, key)
+        out, self._writer, keep_alive = write_response(
+            event, self._request_method, self.their_http_version, cstate.keep_alive
+        )
+        cstate.sent(SERVER, key, new, keep_alive)
+        return out
+
+    def _send_closed(self, event: ConnectionClosed, new: State) -> bytes:
+        self._cstate.sent(self.our_role, ConnectionClosed, new, False)
+        return b""
+
+    def send_prepared(self, prepared: PreparedResponse) -> bytes:
+        """``send(prepared.response)``, ``send(Data(prepared.body))`` and
+        ``send(EndOfMessage())`` in one call, without checking again what was checked
+        when ``prepared`` was built: the same bytes, the same state moves and the same
+        ``LocalProtocolError`` (nothing sent) where ``send`` would refuse. After HEAD
+        the body is left out, as ``send`` requires."""
+        if type(prepared) is not PreparedResponse:
+            raise TypeError(
+                f"send_prepared takes a sansio.PreparedResponse, not {type(prepared).__name__}"
+            )
+        cstate = self._cstate
+        response = prepared.response
+        method = self._request_method
+        if (
+            cstate.proposals  # a switch to settle: a 101 or 2xx to CONNECT is not prepared
+            or method == b"CONNECT"
+            or (response.http_version == b"1.1" and self.their_http_version != b"1.1")
+        ):
+            # The rare cases, and the refusals, are send's.
+            if prepared.body and _switch_key(response, method) is SwitchConnect:
+                raise LocalProtocolError("a 2xx to CONNECT opens a tunnel: it has no body")
+            out = self.send(response)
+            if cstate.states[SERVER] is not SEND_BODY:
+                return out  # switched to the tunnel
+            if prepared.body and method != b"HEAD":
+                out += self.send(Data(prepared.body))
+            return out + self.send(_END)
+        body_state = cstate.check_send(self.our_role, Response)  # a client: refused
+        keep_alive = prepared.persistent and cstate.keep_alive
+        head = prepared.status_line + prepared.fields + (KEEP_ALIVE if keep_alive else CLOSE)
+        cstate.sent(SERVER, Response, body_state, keep_alive)
+        cstate.sent(SERVER, EndOfMessage, cstate.check_send(SERVER, EndOfMessage), True)
+        return head if method == b"HEAD" else head + prepared.body
 
     def send_body_framing(self, size: int) -> tuple[bytes, bytes]:
         """Account for ``size`` body bytes that you send yourself (``os.sendfile``, a
@@ -386,6 +450,25 @@ def _switch_key(response: InformationalResponse | Response, method: bytes | None
 
 
 Reader = Callable[[Connection], Event | Sentinel]
+Writer = Callable[[Connection, Any, State], bytes]
+
+_WRITER_OF: dict[EventType, Writer] = {
+    Request: Connection._send_request,
+    InformationalResponse: Connection._send_informational,
+    Response: Connection._send_response,
+    Data: Connection._send_data,
+    EndOfMessage: Connection._send_end,
+    ConnectionClosed: Connection._send_closed,
+}
+
+_WRITERS: dict[tuple[Role, State, EventType], tuple[Writer, State]] = {
+    key: (_WRITER_OF[key[2]], new) for key, new in TRANSITIONS.items() if key[2] in _WRITER_OF
+}
+"""What serialises an event we send, and the state it moves our side to:
+``_WRITERS[our role, our state, type(event)]``, one entry per move of ``TRANSITIONS``
+made by an event a user can build. The switch keys have no writer of their own: a 101
+or a 2xx to CONNECT is sent as the ``InformationalResponse`` or ``Response`` it is,
+whose writer checks that the request proposed that switch."""
 
 _READERS: dict[Role, dict[State, Reader]] = {
     CLIENT: {

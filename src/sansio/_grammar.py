@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "ABSOLUTE_FORM",
+    "AUTHORITY_FORM",
     "CHUNK_EXT",
     "FIELD_VCHARS",
     "HEXDIGITS",
     "HTTP_VERSION",
+    "SCHEME_PREFIX",
     "STATUS_LINE",
     "TARGET_CHARS",
     "TOKEN_CHARS",
@@ -48,6 +51,47 @@ HEXDIGITS = b"0123456789abcdefABCDEF"
 # asterisk-form: all of them printable ASCII without spaces (RFC 3986 §2), so VCHAR
 # admits every form and nothing that could be read as a second field.
 TARGET_CHARS = bytes(range(0x21, 0x7F))
+
+# RFC 3986, the parts of a target that say where it points:
+#   scheme      = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )                  (§3.1)
+#   authority   = [ userinfo "@" ] host [ ":" port ]                          (§3.2)
+#   userinfo    = *( unreserved / pct-encoded / sub-delims / ":" )            (§3.2.1)
+#   host        = IP-literal / IPv4address / reg-name                         (§3.2.2)
+#   IP-literal  = "[" ( IPv6address / IPvFuture  ) "]"
+#   IPvFuture   = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+#   reg-name    = *( unreserved / pct-encoded / sub-delims )
+#   port        = *DIGIT                                                       (§3.2.3)
+#   unreserved  = ALPHA / DIGIT / "-" / "." / "_" / "~"                        (§2.3)
+#   sub-delims  = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+#   pct-encoded = "%" HEXDIG HEXDIG                                            (§2.1)
+# IPv4address is a reg-name too, as far as the bytes go. The IPv6address inside the
+# brackets is only roughed out here (hex digits, colons, dots); ``_targets`` checks it
+# with ``ipaddress``. A host must not be empty (RFC 9110 §4.2.1: "A recipient that
+# processes such a URI reference MUST reject it as invalid").
+_UNRESERVED_SUB_DELIMS = rb"A-Za-z0-9\-._~!$&'()*+,;="
+_PCT_ENCODED = rb"%[0-9A-Fa-f]{2}"
+_USERINFO = rb"(?:[" + _UNRESERVED_SUB_DELIMS + rb":]|" + _PCT_ENCODED + rb")*"
+_HOST = (
+    rb"(?P<host>\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[" + _UNRESERVED_SUB_DELIMS + rb":]+)\]"
+    rb"|(?:[" + _UNRESERVED_SUB_DELIMS + rb"]|" + _PCT_ENCODED + rb")+)"
+)
+_SCHEME = rb"[A-Za-z][A-Za-z0-9+\-.]*"
+
+# RFC 9112 §3.2.2: absolute-form = absolute-URI, and RFC 3986 §4.3:
+#   absolute-URI = scheme ":" hier-part [ "?" query ]
+#   hier-part    = "//" authority path-abempty / path-absolute / path-rootless / path-empty
+# A request names a server, so its absolute-URI is the "//" authority alternative, as
+# every http and https URI is (RFC 9110 §4.2): without it, ``example.com:443`` would be
+# an absolute-URI of the scheme "example.com", not the authority-form it is. What
+# follows the authority is checked as an origin-form is (VCHAR, see TARGET_CHARS).
+SCHEME_PREFIX = re.compile(_SCHEME + rb"://")
+ABSOLUTE_FORM = re.compile(
+    _SCHEME + rb"://(?:" + _USERINFO + rb"@)?" + _HOST + rb"(?::[0-9]*)?(?=[/?#]|\Z)"
+)
+
+# RFC 9112 §3.2.3: authority-form = uri-host ":" port. No userinfo, and a port: "There
+# is no default port; a client MUST send the port number" (RFC 9110 §9.3.6).
+AUTHORITY_FORM = re.compile(_HOST + rb":(?P<port>[0-9]{1,5})")
 
 # RFC 9112 §2.3:
 #   HTTP-version  = HTTP-name "/" DIGIT "." DIGIT

@@ -25,7 +25,15 @@ _TOKEN_CHARS_AND_LF = TOKEN_CHARS + b"\n"
 _COLON = b":"
 _NEEDLES = {
     name: b"\n%b\n" % name
-    for name in (b"content-length", b"transfer-encoding", b"connection", b"expect", b"host")
+    for name in (
+        b"content-length",
+        b"transfer-encoding",
+        b"connection",
+        b"expect",
+        b"host",
+        b"content-type",
+        b"content-range",
+    )
 }
 _FEW = 8  # measured: a loop is faster up to about this many header lines
 

@@ -223,14 +223,12 @@ class ConnectionState:
     def sent(self, role: Role, event_type: EventType, new: State, keep_alive: bool) -> None:
         """Apply a move ``check_send`` allowed; ``keep_alive`` is False if the message
         sent rules out another one on this connection."""
-        if not keep_alive:
-            self.disable_keep_alive()
         states = self.states
-        if new is DONE and not self.keep_alive:
-            new = MUST_CLOSE
         states[role] = new
         if event_type is Request:
             states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
+        if not keep_alive or not self.keep_alive:
+            self.disable_keep_alive()
         if self.proposals:
             self._settle_switch()
 
@@ -241,9 +239,8 @@ class ConnectionState:
         ``RemoteProtocolError`` (and move nothing) if the tables do not allow it."""
         states = self.states
         try:
-            # Subscripts, not .get, and disable_keep_alive's rule inline below: a receive
-            # is on every message's path, and the plain code takes 1.09x as long
-            # (500 ns against 545 ns: bench/micro.py, "receive a request").
+            # Subscripts, not .get: a receive is on every message's path (bench/micro.py,
+            # "receive a request").
             new = TRANSITIONS[role, states[role], event_type]
             if event_type is Request:
                 states[SERVER] = PEER_TRANSITIONS[SERVER, states[SERVER], Request]
@@ -252,12 +249,11 @@ class ConnectionState:
         states[role] = new
         if not keep_alive:
             self.keep_alive = False
-        if not self.keep_alive:
-            # disable_keep_alive's rule: no side is DONE once keep-alive is off.
-            if states[CLIENT] is DONE:
-                states[CLIENT] = MUST_CLOSE
-            if states[SERVER] is DONE:
-                states[SERVER] = MUST_CLOSE
+        # disable_keep_alive only where it has a side to move: an HTTP/1.0 message is
+        # received in two moves and would pay for two calls (bench/micro.py, "receive a
+        # request").
+        if not self.keep_alive and (states[CLIENT] is DONE or states[SERVER] is DONE):
+            self.disable_keep_alive()
         if self.proposals:
             self._settle_switch()
 
@@ -280,7 +276,9 @@ class ConnectionState:
         else:  # a final response that does not switch: declined
             self.proposals = _NO_PROPOSALS
             if client is MIGHT_SWITCH_PROTOCOL:
-                states[CLIENT] = DONE if self.keep_alive else MUST_CLOSE
+                states[CLIENT] = DONE
+                if not self.keep_alive:
+                    self.disable_keep_alive()
 
     def _refused(self, role: Role, event_type: EventType) -> RemoteProtocolError:
         states = self.states
@@ -302,7 +300,10 @@ class ConnectionState:
         self.disable_keep_alive()
 
     def disable_keep_alive(self) -> None:
-        """No further message on this connection: a side that is DONE must close."""
+        """No further message on this connection: a side that is DONE must close.
+
+        The one home of that rule: every move that ends a message or turns keep-alive
+        off comes through here."""
         self.keep_alive = False
         states = self.states
         if states[CLIENT] is DONE:

@@ -17,20 +17,28 @@ from ._events import Headers, Request, Response
 from ._framing import (
     CHUNKED,
     CLOSE_DELIMITED,
+    SINGLE_VALUED,
     check_response_framing,
+    check_single_valued,
+    check_trailers,
     keep_alive,
     request_body,
     response_body,
+    response_has_body,
     switch_proposals,
 )
 from ._grammar import FIELD_VCHARS, TARGET_CHARS, TOKEN_CHARS
 from ._state import EventType
+from ._targets import check_target_form
 
 __all__ = [
+    "CLOSE",
+    "KEEP_ALIVE",
     "BodyWriter",
     "ChunkedWriter",
     "CloseDelimitedWriter",
     "LengthWriter",
+    "status_line",
     "write_fields",
     "write_request",
     "write_response",
@@ -52,8 +60,8 @@ _STATUS_LINES = {
 # bench/micro.py, "a repeated response head"): the checks are most of a response's cost.
 _CHECKED_HEADS: dict[Headers, tuple[bytes, int]] = {}
 _CHECKED_HEADS_MAX = 256
-_KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
-_CLOSE = b"Connection: close\r\n\r\n"
+KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
+CLOSE = b"Connection: close\r\n\r\n"
 
 
 class BodyWriter(Protocol):
@@ -119,7 +127,9 @@ class ChunkedWriter:
     def end(self, trailers: Headers) -> bytes:
         if not trailers:
             return b"0\r\n\r\n"
-        return b"0\r\n" + write_fields(trailers) + b"\r\n"
+        fields = write_fields(trailers)
+        check_trailers(trailers, LocalProtocolError)
+        return b"0\r\n" + fields + b"\r\n"
 
 
 class CloseDelimitedWriter:
@@ -202,6 +212,12 @@ def _field(headers: Headers, names: list[bytes], wanted: bytes) -> list[bytes]:
     return _values(headers, names, wanted) if wanted in names else []
 
 
+def _check_single_valued(headers: Headers, names: list[bytes]) -> None:
+    for name in SINGLE_VALUED:
+        if names.count(name) > 1:
+            check_single_valued(name, _values(headers, names, name), LocalProtocolError)
+
+
 def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[EventType]]:
     """The request head, its body writer, whether it allows keep-alive, and the protocol
     switches it proposes."""
@@ -210,6 +226,7 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[Ev
         raise LocalProtocolError(f"invalid method {method!r}")
     if not target or target.translate(None, TARGET_CHARS):
         raise LocalProtocolError(f"invalid request target {target!r}")
+    check_target_form(method, target, LocalProtocolError)
     if version not in (b"1.0", b"1.1"):
         raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
     fields = write_fields(event.headers)
@@ -222,6 +239,8 @@ def write_request(event: Request) -> tuple[bytes, BodyWriter, bool, frozenset[Ev
     cl = _field(headers, names, b"content-length")
     # What a server (ours among them) will make of these fields, by the same rules.
     length = request_body(version, method, te, cl, LocalProtocolError)
+    if length:
+        _check_single_valued(headers, names)
     writer: BodyWriter
     if length == CHUNKED:
         writer = ChunkedWriter()
@@ -253,18 +272,15 @@ def write_response(
             raise LocalProtocolError(f"can only send HTTP/1.0 or HTTP/1.1, not {version!r}")
         if peer_version != b"1.1":
             raise LocalProtocolError("an HTTP/1.1 response can only go to an HTTP/1.1 peer")
-    connection = _KEEP_ALIVE if persistent else _CLOSE
-    if (
-        request_method != b"HEAD"
-        and request_method != b"CONNECT"
-        and status != 204
-        and status != 304
-    ):
+    has_body = response_has_body(request_method, status)
+    if has_body and request_method != b"CONNECT":
         cached = _CHECKED_HEADS.get(headers)
         if cached is not None:
             fields, length = cached
             return (
-                _status_line(version, status, event.reason) + fields + connection,
+                status_line(version, status, event.reason)
+                + fields
+                + (KEEP_ALIVE if persistent else CLOSE),
                 LengthWriter(length),
                 persistent,
             )
@@ -285,53 +301,43 @@ def write_response(
     if request_method == b"CONNECT" and 200 <= status <= 299:
         # A tunnel: no framing and no Connection field of ours, since the connection
         # stops being HTTP right after this head (RFC 9110 §9.3.6).
-        head = _status_line(version, status, event.reason) + write_fields(headers) + b"\r\n"
+        head = status_line(version, status, event.reason) + write_fields(headers) + b"\r\n"
         return head, LengthWriter(0, "a 2xx response to CONNECT"), False
     if te and version == b"1.0":
         # Never chunked framing in HTTP/1.0: drop it and delimit by closing.
         headers = tuple(p for p, n in zip(headers, names) if n != b"transfer-encoding")
+        names = [name for name in names if name != b"transfer-encoding"]
         te = []
-    elif not te and not cl and version == b"1.1" and not _no_body(request_method, status):
+    elif not te and not cl and version == b"1.1" and has_body:
         headers += ((b"Transfer-Encoding", b"chunked"),)
+        names.append(b"transfer-encoding")
         te = [b"chunked"]
     length = response_body(version, status, request_method, te, cl, LocalProtocolError)
+    if length:
+        _check_single_valued(headers, names)
     writer: BodyWriter
     if length == CHUNKED:
         writer = ChunkedWriter()
     elif length == CLOSE_DELIMITED:
         writer, persistent = CloseDelimitedWriter(), False
-    elif _no_body(request_method, status):
+    elif not has_body:
         what = "a response to HEAD" if request_method == b"HEAD" else f"a {status} response"
         writer = LengthWriter(0, what)
     else:
         writer = LengthWriter(length)
-        if cacheable:
-            fields = write_fields(headers)
-            if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
-                _CHECKED_HEADS.clear()
-            _CHECKED_HEADS[given] = (fields, length)
-            return (
-                _status_line(version, status, event.reason)
-                + fields
-                + (_KEEP_ALIVE if persistent else _CLOSE),
-                writer,
-                persistent,
-            )
     fields = write_fields(headers)
+    if cacheable and type(writer) is LengthWriter and has_body:
+        if len(_CHECKED_HEADS) >= _CHECKED_HEADS_MAX:
+            _CHECKED_HEADS.clear()
+        _CHECKED_HEADS[given] = (fields, length)
     return (
-        _status_line(version, status, event.reason)
-        + fields
-        + (_KEEP_ALIVE if persistent else _CLOSE),
+        status_line(version, status, event.reason) + fields + (KEEP_ALIVE if persistent else CLOSE),
         writer,
         persistent,
     )
 
 
-def _no_body(request_method: bytes | None, status: int) -> bool:
-    return request_method == b"HEAD" or status == 204 or status == 304
-
-
-def _status_line(version: bytes, status: int, reason: bytes) -> bytes:
+def status_line(version: bytes, status: int, reason: bytes) -> bytes:
     if not reason:
         line = _STATUS_LINES.get((version, status))
         if line is not None:
@@ -351,4 +357,4 @@ def write_informational(status: int, headers: Headers, reason: bytes) -> bytes:
         # RFC 9110 §15.2.2: "The server MUST generate an Upgrade header field in the
         # response that indicates which protocol(s) will be in use".
         raise LocalProtocolError("a 101 response needs an Upgrade field naming the protocol")
-    return _status_line(b"1.1", status, reason) + fields + b"\r\n"
+    return status_line(b"1.1", status, reason) + fields + b"\r\n"

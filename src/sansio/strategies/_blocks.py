@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from hypothesis import strategies as st
 
 from .._events import Data, EndOfMessage, Event, Headers
+from .._framing import SINGLE_VALUED, allowed_in_trailers
 from ._segments import chunkings
 
 __all__ = ["coalesce", "field_values", "request_targets", "tokens"]
@@ -216,7 +217,29 @@ _chunk_exts = st.lists(
 
 
 def _fields(max_fields: int) -> st.SearchStrategy[list[tuple[bytes, bytes]]]:
-    return st.lists(st.tuples(_extra_names(), field_values()), max_size=max_fields)
+    fields = st.lists(st.tuples(_extra_names(), field_values()), max_size=max_fields)
+    return fields.map(_single_values_once)
+
+
+def _single_values_once(fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``fields`` without a second line of Content-Type or Content-Range: two different
+    values of those are refused (RFC 9110 §5.3; ``_framing.SINGLE_VALUED``)."""
+    seen: set[bytes] = set()
+    out = []
+    for name, value in fields:
+        key = name.lower()
+        if key in SINGLE_VALUED:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append((name, value))
+    return out
+
+
+def _trailer_fields(max_fields: int) -> st.SearchStrategy[list[tuple[bytes, bytes]]]:
+    """Fields that may be trailers (RFC 9110 §6.5.1: no Content-Type, Cookie ...)."""
+    names = _extra_names().filter(allowed_in_trailers)
+    return st.lists(st.tuples(names, field_values()), max_size=max_fields)
 
 
 def _bodies(with_body: bool | None, max_body: int) -> st.SearchStrategy[bytes]:

@@ -43,6 +43,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "cl-te": "both Content-Length and Transfer-Encoding (RFC 9112 §6.1, §11.2)",
     "cl-cl": "differing Content-Length values (RFC 9110 §8.6)",
     "cl-invalid": "a Content-Length that is not 1*DIGIT (RFC 9110 §8.6)",
+    "content-type-twice": "two different Content-Type or Content-Range values (RFC 9110 §5.3)",
     "te-not-chunked-final": "chunked is not the final transfer coding (RFC 9112 §6.3)",
     "te-unknown": "an unknown transfer coding before chunked: 501 (RFC 9112 §6.1)",
     "te-chunked-twice": "chunked applied more than once (RFC 9112 §6.1)",
@@ -53,6 +54,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "ctl-in-field": "NUL or another control character in a field (RFC 9110 §5.5)",
     "bad-field-name": "a field name that is not a token (RFC 9110 §5.1)",
     "bad-request-line": "a malformed request line (RFC 9112 §3)",
+    "target-form": "a request target in no form, or in one its method may not use (RFC 9112 §3.2)",
     "version-unsupported": "an HTTP major version other than 1: 505 (RFC 9110 §15.6.6)",
     "host-count": "an HTTP/1.1 request without exactly one Host (RFC 9112 §3.2)",
     "length-required": "an HTTP/1.0 POST, PUT or PATCH without Content-Length: 411 (RFC 1945 §8.3)",
@@ -61,6 +63,7 @@ HOSTILE_CLASSES: dict[str, str] = {
     "chunk-bare-lf": "a chunk-size line ended by a bare LF (RFC 9112 §7.1)",
     "chunk-ext-invalid": "a chunk extension outside the grammar (RFC 9112 §7.1.1)",
     "chunk-line-too-long": "a chunk-size line over Limits.max_chunk_line_size",
+    "trailer-field": "a trailer field that describes framing, routing, ... (RFC 9110 §6.5.1)",
     "request-line-too-long": "a request line over Limits.max_start_line_size: 414",
     "field-too-large": "a field line over Limits.max_field_size: 431",
     "head-too-large": "a head over Limits.max_head_size: 431",
@@ -170,6 +173,14 @@ def _h_cl_invalid(draw: st.DrawFn, limits: Limits) -> _Hostile:
     return _head(draw, [(b"Content-Length", value)]) + b"hello", 400, False
 
 
+def _h_content_type_twice(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    name = draw(st.sampled_from((b"Content-Type", b"content-type", b"Content-Range")))
+    first, second = draw(st.sampled_from(((b"a/b", b"c/d"), (b"text/html", b""), (b"x", b"x, y"))))
+    body = b"hello"
+    fields = [(b"Content-Length", b"5"), (name, first), (name.upper(), second)]
+    return _head(draw, fields) + body, 400, False
+
+
 def _h_te_not_chunked_final(draw: st.DrawFn, limits: Limits) -> _Hostile:
     value = draw(
         st.sampled_from((b"gzip", b"chunked, gzip", b"identity", b"xchunked", b"chunked;q=1"))
@@ -274,6 +285,31 @@ def _h_bad_request_line(draw: st.DrawFn, limits: Limits) -> _Hostile:
     return _head(draw, [], request_line=line), 400, False
 
 
+def _h_target_form(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    method, target = draw(
+        st.one_of(
+            st.tuples(
+                st.sampled_from((b"GET", b"HEAD", b"DELETE", b"M-SEARCH", b"PRI")), st.just(b"*")
+            ),
+            st.tuples(
+                st.sampled_from((b"GET", b"OPTIONS", b"DELETE")),
+                st.sampled_from((b"example.com:443", b"[::1]:80", b"h:1")),
+            ),
+            st.tuples(
+                st.just(b"CONNECT"),
+                st.one_of(request_targets(), st.sampled_from((b"*", b"h", b"h:", b"h:99999"))),
+            ),
+            st.tuples(
+                st.sampled_from((b"GET", b"OPTIONS", b"CONNECT")),
+                st.sampled_from(
+                    (b"foo/bar", b"admin/secret", b"s://]ufd/:", b"http://", b"http:///a", b"?q")
+                ),
+            ),
+        )
+    )
+    return _head(draw, [], request_line=b"%b %b HTTP/1.1" % (method, target)), 400, False
+
+
 def _h_version_unsupported(draw: st.DrawFn, limits: Limits) -> _Hostile:
     major, minor = draw(st.integers(2, 9)), draw(st.integers(0, 9))
     return _head(draw, [], version=b"%d.%d" % (major, minor), method=b"GET"), 505, False
@@ -336,6 +372,17 @@ def _h_chunk_ext_invalid(draw: st.DrawFn, limits: Limits) -> _Hostile:
     return _chunked_head(draw) + b"5" + ext + b"\r\nhello\r\n0\r\n\r\n", 400, False
 
 
+def _h_trailer_field(draw: st.DrawFn, limits: Limits) -> _Hostile:
+    name = draw(
+        st.sampled_from(
+            (b"Content-Length", b"Host", b"Transfer-Encoding", b"content-type", b"If-Match")
+        )
+    )
+    trailers = [*draw(_fields(2)), (name, b"1")]
+    lines = draw(_field_lines(_spell(draw, trailers), st.just(b"\r\n")))
+    return _chunked_head(draw) + b"5\r\nhello\r\n0\r\n" + lines + b"\r\n", 400, False
+
+
 def _h_chunk_line_too_long(draw: st.DrawFn, limits: Limits) -> _Hostile:
     pad = limits.max_chunk_line_size + draw(st.integers(1, 64))
     line = b"5;a=" + b"b" * pad
@@ -396,6 +443,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "cl-te": _h_cl_te,
     "cl-cl": _h_cl_cl,
     "cl-invalid": _h_cl_invalid,
+    "content-type-twice": _h_content_type_twice,
     "te-not-chunked-final": _h_te_not_chunked_final,
     "te-unknown": _h_te_unknown,
     "te-chunked-twice": _h_te_chunked_twice,
@@ -406,6 +454,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "ctl-in-field": _h_ctl_in_field,
     "bad-field-name": _h_bad_field_name,
     "bad-request-line": _h_bad_request_line,
+    "target-form": _h_target_form,
     "version-unsupported": _h_version_unsupported,
     "host-count": _h_host_count,
     "length-required": _h_length_required,
@@ -414,6 +463,7 @@ _HOSTILE_BUILDERS: dict[str, Callable[[st.DrawFn, Limits], _Hostile]] = {
     "chunk-bare-lf": _h_chunk_bare_lf,
     "chunk-ext-invalid": _h_chunk_ext_invalid,
     "chunk-line-too-long": _h_chunk_line_too_long,
+    "trailer-field": _h_trailer_field,
     "request-line-too-long": _h_request_line_too_long,
     "field-too-large": _h_field_too_large,
     "head-too-large": _h_head_too_large,

@@ -25,6 +25,7 @@ from ._blocks import (
     _message_events,
     _names,
     _spell,
+    _trailer_fields,
     request_targets,
     tokens,
 )
@@ -139,7 +140,7 @@ def _requests(
         _insert(draw, fields, (b"Content-Length", length))
     elif framing == "chunked":
         _insert(draw, fields, (b"Transfer-Encoding", draw(st.sampled_from(_CHUNKED))))
-        trailers = _spell(draw, draw(_fields(3)))
+        trailers = _spell(draw, draw(_trailer_fields(3)))
     fields = _spell(draw, fields)
     # One line end for the whole head: a head that mixes CRLF and bare LF is refused.
     eols = st.just(draw(_eols(tolerated)))

@@ -24,6 +24,7 @@ from ._blocks import (
     _message_events,
     _names,
     _spell,
+    _trailer_fields,
 )
 from ._requests import _CHUNKED, _parsed
 
@@ -169,7 +170,7 @@ def _responses(
         _insert(draw, fields, (b"Content-Length", b"%d" % len(body)))
     elif framing == "chunked":
         _insert(draw, fields, (b"Transfer-Encoding", draw(st.sampled_from(_CHUNKED))))
-        trailers = _spell(draw, draw(_fields(3)))
+        trailers = _spell(draw, draw(_trailer_fields(3)))
     elif framing == "none" and status != 204 and draw(st.booleans()):
         # A response to HEAD (or a 304) names the length the body would have had.
         if version == b"1.1" and status != 304 and draw(st.booleans()):

@@ -107,15 +107,43 @@ def hostile_fields(*, max_fields: int = 3) -> st.SearchStrategy[Headers]:
 
 
 def hostile_methods() -> st.SearchStrategy[bytes]:
-    """Methods for ``Request``: tokens, or any bytes (CR, LF, SP, NUL ...)."""
-    return st.one_of(st.sampled_from(_METHODS), tokens(max_size=8), any_bytes(max_pieces=3))
+    """Methods for ``Request``: tokens (CONNECT among them), or any bytes (CR, LF, SP,
+    NUL ...)."""
+    return st.one_of(
+        st.sampled_from((*_METHODS, b"CONNECT")), tokens(max_size=8), any_bytes(max_pieces=3)
+    )
+
+
+_OTHER_FORMS = st.sampled_from(
+    (
+        b"*",
+        b"example.com:443",
+        b"[::1]:8080",
+        b"[v1.x]:1",
+        b"h:65535",
+        b"h:65536",
+        b"h:",
+        b"u@h:1",
+        b"[::g]:1",
+        b"http://h",
+        b"HTTP://h?q",
+        b"http://u:p@[::1]:80/a",
+        b"http://[1:2]/",
+        b"http:///a",
+        b"s://]ufd/:",
+        b"foo/bar",
+        b"example.com:443/x",
+    )
+)
 
 
 def hostile_targets() -> st.SearchStrategy[bytes]:
-    """Request targets: valid ones, or valid ones with any bytes inserted."""
+    """Request targets: valid ones of every form (the asterisk and authority forms
+    included, whatever the method), near misses, and these with any bytes inserted."""
+    valid = st.one_of(request_targets(), request_targets(b"OPTIONS"), _OTHER_FORMS)
     return st.one_of(
-        request_targets(),
-        st.tuples(request_targets(), any_bytes(max_pieces=3)).map(b"".join),
+        valid,
+        st.tuples(valid, any_bytes(max_pieces=3)).map(b"".join),
         any_bytes(max_pieces=3),
     )
 
