@@ -101,6 +101,8 @@ class _Entry:
 class StaticFiles:
     """An application serving the files under ``root``."""
 
+    takes_body = False  # request bodies are discarded, never stored (driver.app)
+
     def __init__(self, root: str | os.PathLike[str], *, inline_limit: int = 64 * 1024) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
