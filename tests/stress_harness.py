@@ -486,3 +486,22 @@ def sparse_file(path: Path, size: int) -> Path:
     with open(path, "wb") as f:
         f.truncate(size)
     return path
+
+
+class ScriptServer(StressServer):
+    """A ``StressServer`` running another native application script (``python SCRIPT
+    ARGS``; the script takes ``--bind`` and ``--port``)."""
+
+    def __init__(self, script: Path, args: Sequence[str], start_timeout: float = 20.0) -> None:
+        ServerProcess.__init__(self, list(args), None, start_timeout, entry=[str(script)], src=SRC)
+        self.pid = self.proc.pid
+
+
+@contextlib.contextmanager
+def script_server(script: Path, args: Sequence[str] = ()) -> Iterator[StressServer]:
+    """``stress_server`` for ``ScriptServer``."""
+    server = ScriptServer(script, args)
+    try:
+        yield server
+    finally:
+        server.stop(timeout=15)

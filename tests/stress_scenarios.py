@@ -1298,3 +1298,8 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "workers": (workers, ("level",)),
 }
 """Every scenario and the trigger modes it runs in."""
+
+# The budget scenarios (issue 14) live in their own module.
+from stress_budget import SCENARIOS as _BUDGET_SCENARIOS  # noqa: E402
+
+SCENARIOS.update(_BUDGET_SCENARIOS)

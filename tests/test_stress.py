@@ -47,6 +47,8 @@ SHORT = {
     "faults": 0.1,  # 20 of each fault
     "shutdown": 0.1,
     "workers": 0.1,
+    "budget-uploads": 0.06,  # 12 uploads of 16 MiB to --hello, 12 to a static file
+    "budget-items": 0.1,  # 4 x 100,000 one-byte items, natively and by WSGI
 }
 CASES = [(name, trigger) for name, (_, triggers) in SCENARIOS.items() for trigger in triggers]
 

@@ -181,7 +181,6 @@ class Config:
         if self.threads > MAX_THREADS:
             raise ValueError(f"Config.threads must be at most {MAX_THREADS}, got {self.threads}")
 
-
     @property
     def budget(self) -> Budget:
         """The shares of ``connection_budget`` (``driver.budget``)."""

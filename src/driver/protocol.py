@@ -71,6 +71,9 @@ CLOSING: Final = 6
 
 LINGER_SECONDS: Final = 2.0
 DISCARD_LIMIT: Final = 1 << 20
+# The longest first line of a refused head the access log shows (escaped, as nginx
+# logs what it was sent); a longer one is cut and marked with "...".
+LOGGED_LINE: Final = 1024
 # Requests one connection may start in one round of the loop. A client that pipelines
 # hundreds of requests (and perhaps resets) would otherwise have them all answered
 # before anyone else is served; past this many the rest wait for the next round.
@@ -90,6 +93,7 @@ class HTTPProtocol(ResponseWriter):
         "discarded",
         "discarding",
         "eof",
+        "head_data",
         "on_data",
         "on_end",
         "phase",
@@ -132,6 +136,9 @@ class HTTPProtocol(ResponseWriter):
         self.discarded = 0
         self.reading = True
         self.eof = False
+        # The bytes received in which the current head began (a reference, no copy):
+        # the access log shows their first line if the head is refused.
+        self.head_data: bytes | None = None
 
     # -- from the transport -------------------------------------------------------------
 
@@ -146,6 +153,8 @@ class HTTPProtocol(ResponseWriter):
         if before >= LINGER:
             return  # discarded: the connection is closing
         self.conn.receive_data(data)
+        if self.head_data is None and self.request is None:
+            self.head_data = data
         if before in (IDLE, FRESH):
             # The deadline set at accept stays: it is absolute.
             self.phase = HEAD
@@ -242,6 +251,8 @@ class HTTPProtocol(ResponseWriter):
                 # An earlier response is still unsent, or this one has begun.
                 self.transport.abort()
             else:
+                what = "the request body stalled" if phase == BODY else "no complete head in time"
+                log.info("request from %s timed out (408): %s", self.client[0], what)
                 self.send_error(408)
         elif phase == IDLE:
             if self.transport.get_write_buffer_size():
@@ -285,6 +296,7 @@ class HTTPProtocol(ResponseWriter):
                     event = next_event()
                     cls = type(event)
                     if cls is Request:
+                        self.head_data = None
                         if streaming:
                             self._on_request(event)  # type: ignore[arg-type]
                         else:
@@ -486,6 +498,7 @@ class HTTPProtocol(ResponseWriter):
 
     def _bad_request(self, exc: RemoteProtocolError) -> None:
         if self.response == NONE:
+            log.info("refused a request from %s (%d): %s", self.client[0], exc.status_hint, exc)
             self.send_error(exc.status_hint)
         else:
             log.info("bad request body from %s after the response began: %s", self.client[0], exc)
@@ -496,7 +509,7 @@ class HTTPProtocol(ResponseWriter):
         linger so that the client reads the answer."""
         self._drop_body()
         self.collecting = False
-        self.write_error(status)
+        self.write_error(status, _first_line(self.head_data) if self.request is None else b"")
         self._linger()
 
     def _close(self) -> None:
@@ -582,6 +595,15 @@ class HTTPProtocol(ResponseWriter):
             switched.eof_received()
         elif not self.reading:
             transport.resume_reading()
+
+
+def _first_line(data: bytes | None) -> bytes:
+    """The first line of ``data`` (empty lines before it skipped, as the core does),
+    at most ``LOGGED_LINE`` bytes of it."""
+    if not data:
+        return b""
+    line = data[: LOGGED_LINE + 64].lstrip(b"\r\n").partition(b"\n")[0].rstrip(b"\r")
+    return line[:LOGGED_LINE] + b"..." if len(line) > LOGGED_LINE else line
 
 
 def _ignore(data: bytes) -> None:

@@ -5,8 +5,9 @@ decides (``Connection``, ``Keep-Alive``, ``Transfer-Encoding``; ``Content-Length
 where a status forbids it), adds ``Date`` unless the app set one, and says which
 ``Content-Length`` the app declared and whether the app asked to close the connection
 (``Connection: close``, which the server honours, as gunicorn does: the core then
-writes ``Connection: close`` itself and the connection ends after the response). ``prepare`` does that for a whole ``Reply`` and
-adds ``Content-Length`` for a body of known length. Anything malformed raises
+writes ``Connection: close`` itself and the connection ends after the response).
+``prepare`` does that for a whole ``Reply`` and adds ``Content-Length`` for a body of
+known length. Anything malformed raises
 ``TypeError``/``ValueError`` here, before a byte is sent, so that the caller can answer
 500 instead; a header value the core refuses (CR, LF, NUL) raises
 ``LocalProtocolError`` later, from ``conn.send``, still before the head leaves.
@@ -118,9 +119,7 @@ def response_headers(
 def asks_to_close(value: bytes) -> bool:
     """Whether a ``Connection`` field value holds the ``close`` option (RFC 9110
     §7.6.1: a comma-separated list of case-insensitive tokens)."""
-    return b"close" in value.lower() and any(
-        option.strip() == b"close" for option in value.lower().split(b",")
-    )
+    return any(option.strip() == b"close" for option in value.lower().split(b","))
 
 
 def prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:

@@ -106,6 +106,10 @@ class ResponseWriter:
     def _process(self) -> None:
         raise NotImplementedError
 
+    def _resume(self) -> None:
+        """Go on producing after a pause (``HTTPProtocol``)."""
+        raise NotImplementedError
+
     def _schedule(self) -> None:
         """Run ``_process`` from the loop (never down the current stack)."""
         if not self.scheduled and not self.closed:
@@ -494,8 +498,10 @@ class ResponseWriter:
 
     # -- the server's own answers ------------------------------------------------------------
 
-    def write_error(self, status: int) -> None:
-        """Queue the error reply ``status`` with ``Connection: close``."""
+    def write_error(self, status: int, raw_line: bytes = b"") -> None:
+        """Queue the error reply ``status`` with ``Connection: close``; the access log
+        shows the request line, or ``raw_line`` (what the client sent of a head that
+        was refused) when no request was parsed."""
         self._drop_body_source()
         self.gathered = None
         exchange = self.exchange
@@ -519,4 +525,8 @@ class ResponseWriter:
         self.transport.write(out)
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log_error(self.client[0], status, len(body))
+            request = self.request
+            if request is not None:
+                access_log.log(self.client[0], request, status, len(body))
+            else:
+                access_log.log_error(self.client[0], status, len(body), raw_line)

@@ -405,22 +405,7 @@ class SocketTransport:
                         self.loop.call_soon(self._write_more)
                     break
                 item = queue[0]
-                if type(item) is not _FileJob:
-                    flags = _MORE if len(queue) > 1 else _DONTWAIT
-                    n = self._send(item, flags)
-                    self._size -= n
-                    budget -= n
-                    if n < len(item):
-                        if item is self._tail:
-                            del item[:n]  # O(1): a bytearray moves its start
-                        else:
-                            queue[0] = item[n:]
-                        break
-                    queue.popleft()
-                    self._items -= 1
-                    if item is self._tail:
-                        self._tail = None
-                else:
+                if isinstance(item, _FileJob):
                     n = os.sendfile(self.fd, item.fd, item.offset, min(item.count, _SENDFILE_CHUNK))
                     if n == 0:
                         raise OSError(errno.EIO, "file shrank while being sent")
@@ -439,6 +424,21 @@ class SocketTransport:
                         self._files -= 1
                     queue.popleft()
                     self._items -= 1
+                    continue
+                flags = _MORE if len(queue) > 1 else _DONTWAIT
+                n = self._send(item, flags)
+                self._size -= n
+                budget -= n
+                if n < len(item):
+                    if item is self._tail:
+                        del item[:n]  # O(1): a bytearray moves its start
+                    else:
+                        queue[0] = item[n:]
+                    break
+                queue.popleft()
+                self._items -= 1
+                if item is self._tail:
+                    self._tail = None
         except BlockingIOError:
             pass
         except OSError as exc:
