@@ -19,11 +19,18 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stress_budget_app import report_rows
-from stress_harness import MiB, RssSampler, StressServer, connect, script_server, stress_server
-from stress_scenarios import STRESS_DIR, Row, Scale, _docroot, _mib, _trigger_args
 
+from stress_harness import MiB, RssSampler, StressServer, connect, script_server, stress_server
+
+if TYPE_CHECKING:
+    from stress_scenarios import Row, Scale
+
+# stress_scenarios imports this module to register its scenarios: what is needed of it
+# is imported when a scenario runs, never while this module loads.
+STRESS_DIR = Path(__file__).resolve().parent
 BUDGET_APP = STRESS_DIR / "stress_budget_app.py"
 
 
@@ -61,6 +68,8 @@ async def _early_upload(port: int, path: bytes, size: int) -> int:
 def _upload_rows(
     name: str, server: StressServer, path: bytes, status: int, count: int
 ) -> list[Row]:
+    from stress_scenarios import Row, _mib
+
     size = 16 * MiB
 
     async def uploads(n: int) -> list[int]:
@@ -92,6 +101,8 @@ def _upload_rows(
 
 
 def uploads(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
+    from stress_scenarios import _docroot, _trigger_args
+
     count = scale.n(200, 12)
     suffix = "" if scale.full else f" (short: {count})"
     rows: list[Row] = []
@@ -143,6 +154,8 @@ def _generator_rate(rows: int) -> float:
 def _item_rows(
     name: str, server: StressServer, item_path: bytes, count: int, report: int, rate_target: bool
 ) -> list[Row]:
+    from stress_scenarios import Row, _mib
+
     one_byte = b"%s?%d&1" % (item_path, count)
     _fetch_all(server.port, one_byte, 4)  # warm up
     time.sleep(1.5)
@@ -190,6 +203,8 @@ def _item_rows(
 
 
 def items(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
+    from stress_scenarios import _trigger_args
+
     count = scale.n(1_000_000, 100_000)
     report = scale.n(1_000_000, 100_000)
     suffix = "" if scale.full else " (short)"

@@ -46,7 +46,8 @@ def gather(items: Iterator[Any], bound: int) -> tuple[bytes, bool]:
     # Also bounded by item count: an iterator of empty items must end a step too.
     while len(buffer) < bound and count < bound:
         size = len(buffer)
-        step = min(STEP, (bound - size) * count // size + 1) if size else STEP
+        # As many items as, at the average size so far, fill the rest (rounded up).
+        step = min(STEP, ((bound - size) * count + size - 1) // size) if size else STEP
         parts = list(islice(items, step))
         if not parts:
             return bytes(buffer), True

@@ -345,7 +345,11 @@ class HTTPProtocol(ResponseWriter):
                     else:
                         # NEED_DATA.
                         if self.discarding and self.response == NONE:
-                            self.call_app(b"")  # what was buffered is gone: answer now
+                            # What was buffered is gone: answer now, and say close if
+                            # the rest is more than will be discarded.
+                            if _declared_length(self.request) - self.discarded > DISCARD_LIMIT:
+                                self.must_close = True
+                            self.call_app(b"")
                             continue
                         if conn.they_are_waiting_for_100_continue:
                             # A client that sent Expect: 100-continue waits here.
@@ -595,6 +599,15 @@ class HTTPProtocol(ResponseWriter):
             switched.eof_received()
         elif not self.reading:
             transport.resume_reading()
+
+
+def _declared_length(request: Request | None) -> int:
+    """The request's Content-Length (the core has checked it), or 0."""
+    if request is not None:
+        for name, value in request.headers:
+            if name == b"content-length":
+                return int(value)
+    return 0
 
 
 def _first_line(data: bytes | None) -> bytes:

@@ -100,6 +100,7 @@ class ResponseWriter:
     status: int
     processing: bool  # inside _process
     scheduled: bool  # _process is on the ready list
+    req_done: bool  # the request has ended (HTTPProtocol's)
     gathered: bytearray | None  # a streaming app's small writes, not yet sent
     flush_scheduled: bool  # _flush_soon is on the ready list
 
@@ -141,6 +142,9 @@ class ResponseWriter:
             and memo[1].date is ctx.date
             and request.method != b"HEAD"
             and not ctx.loop.stopping
+            and not self.must_close
+            # Answered before the body (an app that takes none): _send_prepared decides.
+            and self.req_done
         ):
             # The hot path: the same bytes reply again (hello, a hot small file).
             # ``memo`` only holds replies that passed every check of _send_prepared.

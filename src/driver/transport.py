@@ -235,10 +235,17 @@ class SocketTransport:
             return
         if type(data) is not bytes:
             data = bytes(data)  # the caller may reuse its buffer
-        if self._batching:  # sent by the flush after the batch (see on_readable)
+        if self._batching and not self._paused_writing:
+            # Sent by the flush after the batch (see on_readable).
             self._pending.append(data)
             self._size += len(data)
             self._items += 1
+        elif self._batching:
+            # A producer writing on while paused, inside a batch: queued (or spilled)
+            # now; the flush after the batch starts the sending.
+            if self._pending:
+                self._queue_pending()
+            self._enqueue(data)
         elif not self._queue:
             try:
                 n = self._send(data, _DONTWAIT)
