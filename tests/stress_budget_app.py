@@ -8,7 +8,8 @@ WSGI: ``python -m driver --wsgi stress_budget_app:wsgi`` (from ``tests/``).
 - ``/report.csv?ROWS``: the README's example, ROWS rows of ``i,i*i`` (``report_rows``);
 - ``/upload``: the length and SHA-256 of the request body (the simple app gets it whole);
 - ``/close``: a reply that asks for ``Connection: close``;
-- ``/events?COUNT&GAP``: COUNT small events, GAP seconds apart (a slow producer).
+- ``/events?COUNT&GAP``: COUNT small events, GAP seconds apart (a slow producer);
+- ``/mixed?COUNT``: WSGI only, an iterable that also calls ``write()`` as it goes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def events(count: int, gap: float) -> Iterator[bytes]:
         if i:
             time.sleep(gap)
         yield b"data: %d %.6f\n\n" % (i, time.time())
+
+
+def mixed(write: Callable[[bytes], None], count: int) -> Iterator[bytes]:
+    for i in range(count):
+        write(b"w%d\n" % i)
+        yield b"y%d\n" % i
 
 
 def _numbers(target: bytes, defaults: tuple[float, ...]) -> list[float]:
@@ -82,6 +89,10 @@ def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
         count, gap = _numbers(target, (3, 1.0))
         start_response("200 OK", [("Content-Type", "text/event-stream")])
         return events(int(count), gap)
+    if path == "/mixed":
+        (count,) = _numbers(target, (1000,))
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        return mixed(write, int(count))
     if path == "/close":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
         return [b"closing"]

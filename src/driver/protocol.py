@@ -153,11 +153,10 @@ class HTTPProtocol(ResponseWriter):
         if before >= LINGER:
             return  # discarded: the connection is closing
         self.conn.receive_data(data)
-        if self.head_data is None and self.request is None:
-            self.head_data = data
         if before in (IDLE, FRESH):
             # The deadline set at accept stays: it is absolute.
             self.phase = HEAD
+            self.head_data = data
         self._process()
         phase = self.phase
         if phase == HEAD:
@@ -319,13 +318,17 @@ class HTTPProtocol(ResponseWriter):
                         break
                 elif not self.req_done:
                     collecting = self.collecting
-                    if not collecting:
-                        if self.response == ENDED:
-                            if self.must_close:
-                                self._next_cycle()  # nobody wants the rest: linger, close
-                                break
-                        elif not self._body_wanted():
+                    if collecting:
+                        pass
+                    elif self.response == ENDED:
+                        if self.must_close:
+                            self._next_cycle()  # nobody wants the rest: linger, close
                             break
+                    elif self.discarding:
+                        if self.must_close and self.response != NONE:
+                            break  # past the discard bound: the close follows the answer
+                    elif not self._body_wanted():
+                        break
                     event = next_event()
                     cls = type(event)
                     if cls is EndOfMessage:

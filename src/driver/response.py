@@ -251,7 +251,7 @@ class ResponseWriter:
                 )
             send = self.conn.send
             response = prepared.response
-            if self.conn.they_are_waiting_for_100_continue and not self._request_done():
+            if not self.req_done and self.conn.they_are_waiting_for_100_continue:
                 self.must_close = True  # do not invite a body nobody will read
             if prepared.close:
                 self.must_close = True  # the app's own Connection: close
@@ -366,7 +366,7 @@ class ResponseWriter:
             if (
                 close
                 or ctx.loop.stopping
-                or (not self._request_done() and self.conn.they_are_waiting_for_100_continue)
+                or (not self.req_done and self.conn.they_are_waiting_for_100_continue)
             ):
                 fields.append(_CLOSE)
                 self.must_close = True
@@ -496,9 +496,6 @@ class ResponseWriter:
 
     def _target(self) -> bytes:
         return self.request.target if self.request is not None else b"-"
-
-    def _request_done(self) -> bool:
-        return self.conn.their_state is not sansio.SEND_BODY
 
     # -- the server's own answers ------------------------------------------------------------
 

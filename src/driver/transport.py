@@ -262,7 +262,11 @@ class SocketTransport:
             self._start_writing()
         else:
             self._enqueue(data)
-        if not self._paused_writing and self._cost() > self.config.high_water and not self.closed:
+        if (
+            not self._paused_writing
+            and self._size + self._items * ITEM_COST > self.config.high_water
+            and not self.closed
+        ):
             self._pause_protocol()
 
     def _enqueue(self, data: bytes) -> None:
@@ -437,8 +441,8 @@ class SocketTransport:
                 self._size -= n
                 budget -= n
                 if n < len(item):
-                    if item is self._tail:
-                        del item[:n]  # O(1): a bytearray moves its start
+                    if type(item) is bytearray:
+                        del item[:n]  # O(1): a bytearray moves its start (no copy)
                     else:
                         queue[0] = item[n:]
                     break

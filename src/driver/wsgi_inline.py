@@ -7,8 +7,9 @@ with ``wsgi.input`` a plain file. Calls run from the loop's ready list, after th
 has read every request of its round, and their response steps are batched
 (``StepBatch``). The response iterable is pulled on the loop thread only while the
 connection's output is below its high-water mark, its small items gathered into writes
-of up to the budget's gather share (``driver.gather``: the iterable runs on the loop
-thread and must not block, so gathering holds no item back); ``resume_writing``
+of up to the budget's gather share (the iterable runs on the loop thread and must not
+block, so gathering holds no item back; ``InlineCall._gather`` says why it is not
+``driver.gather``); ``resume_writing``
 schedules the next pull (through ``call_soon``, never down the stack). The ``write()``
 callable cannot block here: what it is given is queued at once (small pieces gathered
 until the loop's next round).
@@ -21,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .app import Exchange
-from .gather import gather
 from .responses import error_reply
 from .spool import SpooledBody
 from .wsgi_call import WSGIApp, WSGICall, has_body
@@ -74,6 +74,7 @@ class InlineCall(WSGICall):
         "_batch",
         "_body",
         "_environ",
+        "_gathered",
         "_iterator",
         "_producing",
         "_pull_scheduled",
@@ -89,6 +90,7 @@ class InlineCall(WSGICall):
         self._batch = batch
         self._body: SpooledBody | None = None
         self._iterator: Iterator[bytes] | None = None
+        self._gathered: bytearray | None = None  # the items of the pull in progress
         self._pull_scheduled = False
         self._pulling = False
         self._producing = False  # set_producer done
@@ -162,7 +164,7 @@ class InlineCall(WSGICall):
                         self._watch_close()
                     return  # _resume_writing pulls again
                 if self.head_posted:
-                    data, ended = gather(iterator, bound)
+                    data, ended = self._gather(iterator, bound)
                 else:
                     # Item by item until the head leaves with the first non-empty one:
                     # the application may replace the head (exc_info) until then, and
@@ -185,6 +187,31 @@ class InlineCall(WSGICall):
             self._pulling = False
         self._done()
 
+    def _gather(self, iterator: Iterator[bytes], bound: int) -> tuple[bytes, bool]:
+        """About ``bound`` bytes of items and whether the iterable is exhausted.
+
+        Not ``driver.gather``'s C-level steps: the iterable may call ``write()`` as it
+        runs (PEP 3333 allows both), and what it writes must land between the items it
+        yielded before and after. Here every item goes into ``_gathered`` as it comes,
+        and ``_send`` appends to the same buffer, so the order is the application's.
+        (Measured, 16-byte items from a generator: 184 ns per item, 75 with the C-level
+        steps, 55 for a bare ``for`` loop; one chunk and one ``send`` per gather share
+        either way, where it was one per item.)"""
+        buffer = self._gathered = bytearray()
+        count = 0
+        try:
+            for item in iterator:
+                if type(item) is not bytes:
+                    raise TypeError(f"the WSGI iterable yielded {type(item).__name__}, not bytes")
+                buffer += item
+                count += 1
+                # Also bounded by item count: an endless run of empty items ends a pull.
+                if len(buffer) >= bound or count >= bound:
+                    return bytes(buffer), False
+            return bytes(buffer), True
+        finally:
+            self._gathered = None
+
     def _done(self) -> None:
         self._iterator = None
         self._close_result()
@@ -196,7 +223,11 @@ class InlineCall(WSGICall):
         self._batch.post(step, *args)
 
     def _send(self, data: bytes) -> None:
-        self._batch.post(self._write_step, data)
+        gathered = self._gathered
+        if gathered is not None:
+            gathered += data  # write() from inside the iterable: in order with its items
+        else:
+            self._batch.post(self._write_step, data)
 
     def _resume_writing(self) -> None:
         if self._iterator is not None and not self._pull_scheduled:

@@ -170,25 +170,29 @@ class ThreadedCall(WSGICall):
                 self._piece(chunk)
             self._end()
             return
-        # The hot loop of a streamed body: the per-piece work of _send, inlined.
+        # The hot loop of a streamed body: the per-piece work of _send, inlined. It
+        # counts what it appends locally (``added``) and adds it to ``_posted`` when it
+        # checks for room, so that a write() call from inside the iterable (which
+        # counts itself in ``_posted``) is not lost from the count.
         append = self._out.append
-        posted = self._posted
-        check = self._taken + self._limit
+        added = 0
+        room = self._taken + self._limit - self._posted
         for chunk in iterator:
             if type(chunk) is not bytes:
                 raise TypeError(f"the WSGI iterable yielded {type(chunk).__name__}, not bytes")
             if not chunk:
                 continue
             append(chunk)
-            posted += len(chunk) + PIECE_COST
+            added += len(chunk) + PIECE_COST
             if not self._out_posted:
                 self._out_posted = True
                 self._outbox.post(self._take_step)
-            if posted >= check:
-                self._posted = posted
+            if added >= room:
+                self._posted += added
+                added = 0
                 self._wait_for_room()
-                check = self._taken + self._limit
-        self._posted = posted
+                room = self._taken + self._limit - self._posted
+        self._posted += added
         if not self.gone:
             self._end()
 
@@ -206,9 +210,12 @@ class ThreadedCall(WSGICall):
         """Block while the connection is paused or too much is in flight; raise
         ``ClientDisconnected`` if it is gone."""
         with self._lock:
+            # Made before the condition is checked: the loop reads ``_cond`` without
+            # the lock after it updates ``_taken``, so a condition made after the check
+            # could miss the only notify that would come.
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
             while not self.gone and (self._paused or self._posted - self._taken >= self._limit):
-                if self._cond is None:
-                    self._cond = threading.Condition(self._lock)
                 self._cond.wait()
         if self.gone:
             raise ClientDisconnected("the client closed the connection")
