@@ -118,15 +118,20 @@ def uploads(scale: Scale, workdir: Path, trigger: str = "level") -> list[Row]:
 
 
 async def _fetch(port: int, path: bytes) -> tuple[int, float]:
-    """GET ``path`` (HTTP/1.0: the body ends at the close); (body bytes, seconds)."""
+    """GET ``path`` (HTTP/1.0: the body ends at the close); (body bytes, seconds), or
+    (-1, 0) if the body did not come whole."""
     reader, writer = await connect(port, limit=4 * MiB)
     start = time.perf_counter()
     writer.write(b"GET %s HTTP/1.0\r\n\r\n" % path)
-    head = await reader.readuntil(b"\r\n\r\n")
     length = 0
-    while data := await reader.read(1 << 20):
-        length += len(data)
-    writer.close()
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        while data := await reader.read(1 << 20):
+            length += len(data)
+    except (OSError, asyncio.IncompleteReadError):
+        return -1, 0.0  # reset or cut short: counted as incomplete, not a crash
+    finally:
+        writer.close()
     if not head.startswith(b"HTTP/1.0 200 "):
         return -1, 0.0
     return length, time.perf_counter() - start
