@@ -7,13 +7,16 @@ its growth over the idle baseline. Target: growth <= 64 MiB for 200 x 16 MiB.
 
 - ``--app streaming`` (default): a streaming app (``handle_exchange``) that reads the
   body as it arrives and drops it;
-- ``--app simple``: a simple app, whose body the server collects whole before the call
-  (memory then grows with clients x size: run it with few clients).
+- ``--app simple``: a simple app, which gets the body whole: the server holds each
+  connection's body in memory up to the budget's body share (32 KiB by default) and in
+  a temporary file beyond it, and reads it back for the call, one call at a time (the
+  peak is then about one body plus the shares; before the budget it was clients x
+  size).
 
 Usage::
 
     python bench/upload_rss.py                      # 200 x 16 MiB, streaming
-    python bench/upload_rss.py --app simple --clients 8
+    python bench/upload_rss.py --app simple
 """
 
 from __future__ import annotations

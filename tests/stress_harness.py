@@ -573,3 +573,22 @@ class StuckStderrServer:
         assert self._reader is not None
         self._reader.join(10)
         return code, self.text()
+
+
+class ScriptServer(StressServer):
+    """A ``StressServer`` running another native application script (``python SCRIPT
+    ARGS``; the script takes ``--bind`` and ``--port``)."""
+
+    def __init__(self, script: Path, args: Sequence[str], start_timeout: float = 20.0) -> None:
+        ServerProcess.__init__(self, list(args), None, start_timeout, entry=[str(script)], src=SRC)
+        self.pid = self.proc.pid
+
+
+@contextlib.contextmanager
+def script_server(script: Path, args: Sequence[str] = ()) -> Iterator[StressServer]:
+    """``stress_server`` for ``ScriptServer``."""
+    server = ScriptServer(script, args)
+    try:
+        yield server
+    finally:
+        server.stop(timeout=15)

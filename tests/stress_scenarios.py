@@ -1303,3 +1303,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
 from stress_files import SCENARIOS as _FILES  # noqa: E402
 
 SCENARIOS.update(_FILES)
+# The budget scenarios (issue 14) live in their own module.
+from stress_budget import SCENARIOS as _BUDGET_SCENARIOS  # noqa: E402
+
+SCENARIOS.update(_BUDGET_SCENARIOS)

@@ -460,7 +460,7 @@ def test_producer_pause_and_resume_alternate() -> None:
         protocol = HTTPProtocol(server.context)
         protocol.connection_made(_FakeTransport())
         request = driver.HTTPRequest(b"GET", b"/", (), b"1.1", b"", ("127.0.0.1", 1))
-        exchange = HTTPExchange(protocol, request, server)
+        exchange = HTTPExchange(protocol, request, server, config.budget)
         protocol.exchange = exchange
         calls: list[str] = []
         exchange.set_producer(lambda: calls.append("pause"), lambda: calls.append("resume"))

@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from server_helpers import ServerProcess, read_response, read_until_close, running_server, trigger
+from server_helpers import (
+    ServerProcess,
+    app_dir,
+    read_response,
+    read_until_close,
+    running_server,
+    trigger,
+)
 
-__all__ = ["trigger"]  # fixture used by this module
+__all__ = ["app_dir", "trigger"]  # fixtures used by this module
 
 TIMEOUT = 0.5
 BIG = 32 * 1024 * 1024  # more than loopback socket buffers hold
@@ -33,6 +40,16 @@ def server(trigger: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iter
         str(TIMEOUT),
         *trigger,
     ) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def body_server(trigger: list[str], app_dir: Path) -> Iterator[ServerProcess]:
+    """An application that reads request bodies (static files discard them, answering
+    at the head)."""
+    timeouts = ("--header-timeout", "--body-timeout", "--keepalive-timeout")
+    options = [item for name in timeouts for item in (name, str(TIMEOUT))]
+    with running_server("--wsgi", "testapp:app", *options, *trigger, cwd=app_dir) as proc:
         yield proc
 
 
@@ -78,8 +95,8 @@ def test_header_deadline_is_not_extended_by_each_byte(server: ServerProcess) -> 
     assert elapsed < TIMEOUT + 1.5
 
 
-def test_stalled_body_gets_408(server: ServerProcess) -> None:
-    with server.connect() as sock:
+def test_stalled_body_gets_408(body_server: ServerProcess) -> None:
+    with body_server.connect() as sock:
         sock.sendall(b"POST / HTTP/1.0\r\nContent-Length: 10\r\n\r\nab")
         start = time.monotonic()
         response = read_until_close(sock)
@@ -132,9 +149,9 @@ def test_server_still_serves_after_timeouts(server: ServerProcess) -> None:
     ],
 )
 def test_408_on_a_kept_alive_request_says_connection_close(
-    server: ServerProcess, head: bytes
+    body_server: ServerProcess, head: bytes
 ) -> None:
-    with server.connect() as sock:
+    with body_server.connect() as sock:
         sock.sendall(head + b"ab")
         response = read_until_close(sock)
     head_out = response.partition(b"\r\n\r\n")[0]

@@ -51,6 +51,8 @@ SHORT = {
     "listing": 0.05,  # 5,000 entries, 4 clients that never read
     "idle-reclaim": 0.1,  # 20 new clients at a cap of 50
     "stuck-log": 0.075,  # 1,500 requests
+    "budget-uploads": 0.06,  # 12 uploads of 16 MiB to --hello, 12 to a static file
+    "budget-items": 0.1,  # 4 x 100,000 one-byte items, natively and by WSGI
 }
 CASES = [(name, trigger) for name, (_, triggers) in SCENARIOS.items() for trigger in triggers]
 

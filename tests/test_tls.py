@@ -28,7 +28,7 @@ import sansio
 from driver.app import FileBody, HTTPRequest, Reply
 from driver.config import TransportConfig
 from driver.context import ServerContext
-from driver.interfaces import ConnectionProtocol, Timed
+from driver.interfaces import ConnectionProtocol, Timed, Transport
 from driver.protocol import HTTPProtocol
 from driver.tls import FILE_PIECE, PLAIN_HTTP_REPLY, TLSLayer, server_context, tls_factory
 from driver.transport import SocketTransport
@@ -86,6 +86,9 @@ class MiniLoop:
             edge_triggered=edge,
             cork=False,
         )
+
+    def keep_idle(self, transport: Transport) -> None:
+        """No connection cap here: nothing is ever reclaimed."""
 
     def time(self) -> float:
         return self.now

@@ -9,7 +9,9 @@
 
     driver.serve(app, driver.Config(host="127.0.0.1", port=8080))
 
-Modules: ``app`` (the application interface), ``config``, ``interfaces`` (the typed
+Modules: ``app`` (the application interface), ``config``, ``budget`` (every
+per-connection bound, from one number), ``gather``, ``spool`` and ``spill`` (what a
+connection holds, and where it goes when it does not fit), ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
 socket), ``protocol``, ``response``, ``exchange`` and ``context`` (one connection's
 HTTP), ``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and
@@ -26,6 +28,7 @@ from .app import (
     Reply,
     StreamingApp,
     is_streaming,
+    takes_no_body,
 )
 from .config import Config
 from .loop import Loop, make_listener
@@ -52,4 +55,5 @@ __all__ = [
     "make_listener",
     "serve",
     "serve_wsgi",
+    "takes_no_body",
 ]

@@ -1,8 +1,14 @@
 """The application interface: simple apps (a request in, a reply out) and streaming apps.
 
 A simple application is any callable ``app(request) -> Reply``. It runs on the loop's
-thread, after the whole request body has arrived (up to ``Config.max_body_size``), and
-must not block for long. The reply is a status, headers and a body: ``bytes``, a
+thread, after the whole request body has arrived (up to ``Config.max_body_size``; held
+in memory up to the connection budget's body share, in a temporary file beyond), and
+must not block for long. An application that never reads the body says so with a
+``takes_body = False`` attribute (``@takes_no_body`` sets it on a function): it is
+then called as soon as the head is complete, with an empty ``request.body``, and the
+body is discarded while its answer goes out, never stored (static files and ``--hello``
+do this); past ``driver.protocol.DISCARD_LIMIT`` (1 MiB) of discarded body, the
+connection closes after the answer. The reply is a status, headers and a body: ``bytes``, a
 ``FileBody`` (an open descriptor, sent with ``os.sendfile`` and closed by the server),
 or an iterable of ``bytes`` pulled one item at a time only while the connection's
 queued output is below its high-water mark. The server adds the framing
@@ -30,8 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
+from .budget import Budget
 from .interfaces import Loop
 from .switch import SwitchedProtocol
 
@@ -44,7 +51,9 @@ __all__ = [
     "Headers",
     "Reply",
     "StreamingApp",
+    "app_takes_body",
     "is_streaming",
+    "takes_no_body",
 ]
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -63,7 +72,7 @@ class HTTPRequest(NamedTuple):
     http_version: bytes
     """``b"1.0"`` or ``b"1.1"``."""
     body: bytes
-    """The whole request body (empty if none)."""
+    """The whole request body (empty if none, and for an app that takes none)."""
     client: tuple[str, int]
     """The peer's address and port."""
 
@@ -111,6 +120,22 @@ class Reply:
 App = Callable[[HTTPRequest], Reply]
 """A simple application: called once per request, on the loop's thread."""
 
+_App = TypeVar("_App")
+
+
+def takes_no_body(app: _App) -> _App:
+    """Declare that the simple application ``app`` never reads ``request.body`` (sets
+    ``app.takes_body = False``): it is called at the end of the head, and the body is
+    discarded, never stored. Returns ``app``, so it works as a decorator."""
+    setattr(app, "takes_body", False)  # noqa: B010 - an attribute mypy cannot see on a function
+    return app
+
+
+def app_takes_body(app: object) -> bool:
+    """Whether a simple application reads ``request.body``: unless it carries
+    ``takes_body = False``, it does."""
+    return getattr(app, "takes_body", True) is not False
+
 
 class Exchange(Protocol):
     """One request and its response, handed to a streaming app (implemented by
@@ -122,6 +147,10 @@ class Exchange(Protocol):
     loop: Loop
     closed: bool
     """The connection is gone (client left, timeout, shutdown grace over)."""
+    budget: Budget
+    """The connection's memory budget (``driver.budget``): ``budget.body`` is what an
+    application should buffer of the request body before pausing it, ``budget.gather``
+    the size of write worth gathering small pieces into."""
 
     @property
     def writing_paused(self) -> bool:
@@ -143,8 +172,11 @@ class Exchange(Protocol):
     def start_response(self, status: int, headers: Headers, reason: bytes = b"") -> None: ...
 
     def write(self, data: bytes) -> None:
-        """A piece of the body. Queued even above high water: producers follow
-        ``pause_writing``/``resume_writing``."""
+        """A piece of the body. Small pieces are gathered (up to ``budget.gather``
+        bytes, sent in the loop's next round at the latest) into one chunk and one
+        ``send``. Queued even above high water: producers follow
+        ``pause_writing``/``resume_writing``; beyond the budget, what a producer writes
+        on regardless is spilled to a temporary file, not held in memory."""
 
     def send_file(self, body: FileBody) -> None:
         """A piece of the body by sendfile; the server closes the fd."""

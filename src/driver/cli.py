@@ -17,6 +17,7 @@ import sys
 from typing import NoReturn
 
 from .app import App
+from .budget import DEFAULT_BUDGET
 from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
 from .listing import MAX_LISTING_ENTRIES
 from .log import setup_logging
@@ -262,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"stops there (default {MAX_LISTING_ENTRIES})",
     )
     parser.add_argument(
+        "--connection-budget",
+        type=_count,
+        default=DEFAULT_BUDGET,
+        metavar="BYTES",
+        help="memory one connection may hold, all its buffers together; every bound "
+        "derives from it, so --max-connections x this is the worst case",
+    )
+    parser.add_argument(
         "--access-log",
         metavar="FILE",
         default=None,
@@ -334,6 +343,7 @@ def _config(args: argparse.Namespace) -> Config:
         keepalive_timeout=args.keepalive_timeout,
         grace_period=args.grace_period,
         max_body_size=args.max_body_size,
+        connection_budget=args.connection_budget,
         access_log=not args.no_access_log,
         access_log_path=args.access_log,
         threads=DEFAULT_THREADS if args.threads is None else args.threads,
@@ -355,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--max-listing-entries applies to serving files; not with --hello or --wsgi")
     _check_bind(args.bind)
     setup_logging(args.log_level)
-    config = _config(args)
+    try:
+        config = _config(args)
+    except ValueError as exc:  # options that contradict each other (a budget too small)
+        _fail(str(exc))
     app: App
     if args.hello:
         from .hello import hello_app

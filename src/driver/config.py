@@ -11,6 +11,10 @@ import resource
 import socket
 from dataclasses import dataclass, fields
 
+import sansio
+
+from .budget import DEFAULT_BUDGET, Budget, spill_above
+
 __all__ = ["DEFAULT_THREADS", "MAX_THREADS", "Config", "cpu_count", "default_backlog"]
 
 DEFAULT_THREADS = 4
@@ -100,18 +104,32 @@ class Config:
     """Seconds that in-flight requests get to finish after SIGTERM or SIGINT."""
 
     max_body_size: int = 16 * 1024 * 1024
-    """Largest request body accepted, in bytes (413 beyond; 0: no limit). A simple app
-    gets the whole body, so this bounds its memory per connection; a streaming app gets
-    the body as it arrives."""
+    """Largest request body accepted, in bytes (413 beyond, at the head when the
+    Content-Length says so; 0: no limit). It bounds time and disk, not memory: a simple
+    app's body is held in memory up to the budget's body share and in a temporary file
+    beyond it; a streaming app gets the body as it arrives; an app that takes no body
+    (``driver.app.takes_body``) never has it stored."""
 
-    high_water: int = 256 * 1024
-    """Bytes of queued output above which the producer is paused (an iterable body is
-    no longer pulled, a streaming app's ``pause_writing`` is called) and the connection
-    stops reading and starting new (pipelined) requests until the client drains it."""
+    high_water: int = 0
+    """Bytes of queued output (payload plus each item's Python objects) above which the
+    producer is paused (an iterable body is no longer pulled, a streaming app's
+    ``pause_writing`` is called) and the connection stops reading and starting new
+    (pipelined) requests until the client drains it. 0 means the budget's output share
+    (half of what ``connection_budget`` leaves beyond the receive share: 64 KiB)."""
 
     low_water: int = 0
     """Bytes of queued output at or below which a paused producer resumes; 0 means a
     quarter of ``high_water`` (asyncio's ratio)."""
+
+    connection_budget: int = DEFAULT_BUDGET
+    """Bytes one connection may make the server hold, every buffer included: a recv and
+    a request head (``recv_size`` plus the core's 64 KiB head limit), the output queue
+    (``high_water``), small items gathered into one write, a request body in memory
+    (beyond it: a temporary file, or paused reading), an error reply. Every bound
+    derives from this one number (``driver.budget``), so the worst case for the
+    process is ``max_connections x connection_budget``: 10,000 x 256 KiB = 2.5 GiB at
+    the defaults, reached only if every connection is full at once. What does not fit
+    waits (backpressure), spills to a temporary file, or is refused."""
 
     recv_size: int = 64 * 1024
     """Bytes asked of each ``recv``. CPython allocates this much for every call before
@@ -148,6 +166,15 @@ class Config:
             object.__setattr__(self, "backlog", default_backlog())
         else:
             object.__setattr__(self, "backlog", min(self.backlog, _somaxconn()))
+        budget = self.budget  # raises if the budget cannot hold its receive share
+        if self.high_water == 0:
+            object.__setattr__(self, "high_water", budget.high_water)
+        elif self.high_water > budget.total - budget.receive:
+            raise ValueError(
+                f"Config.high_water ({self.high_water}) does not fit in the connection "
+                f"budget: at most {budget.total - budget.receive} bytes with "
+                f"connection_budget={budget.total}"
+            )
         if self.low_water == 0:
             object.__setattr__(self, "low_water", self.high_water // 4)
         if self.low_water > self.high_water:
@@ -156,6 +183,15 @@ class Config:
             object.__setattr__(self, "max_connections", _default_max_connections())
         if self.threads > MAX_THREADS:
             raise ValueError(f"Config.threads must be at most {MAX_THREADS}, got {self.threads}")
+
+    @property
+    def budget(self) -> Budget:
+        """The shares of ``connection_budget`` (``driver.budget``)."""
+        return Budget(
+            self.connection_budget,
+            recv_size=self.recv_size,
+            head_size=sansio.Limits().max_head_size,
+        )
 
 
 def cpu_count() -> int:
@@ -169,7 +205,15 @@ def cpu_count() -> int:
 class TransportConfig:
     """The transport's knobs, read once from ``Config`` by the loop."""
 
-    __slots__ = ("cork", "edge_triggered", "high_water", "low_water", "recv_size", "write_timeout")
+    __slots__ = (
+        "cork",
+        "edge_triggered",
+        "high_water",
+        "low_water",
+        "recv_size",
+        "spill_above",
+        "write_timeout",
+    )
 
     def __init__(
         self,
@@ -184,6 +228,8 @@ class TransportConfig:
         self.recv_size = recv_size
         self.high_water = high_water
         self.low_water = low_water
+        # Output held in memory beyond this spills to a temporary file (driver.budget).
+        self.spill_above = spill_above(high_water)
         self.write_timeout = write_timeout
         self.edge_triggered = edge_triggered
         self.cork = cork

@@ -6,7 +6,8 @@ import time
 
 import sansio
 
-from .app import App, Reply, StreamingApp
+from .app import App, Reply, StreamingApp, app_takes_body
+from .budget import Budget
 from .interfaces import EventLoop
 from .log import AccessLog
 from .replies import Prepared, http_date
@@ -21,6 +22,7 @@ class ServerContext:
         "access_log",
         "app",
         "body_timeout",
+        "budget",
         "date",
         "header_timeout",
         "keepalive_timeout",
@@ -28,6 +30,7 @@ class ServerContext:
         "loop",
         "memo",
         "streaming",
+        "takes_body",
     )
 
     def __init__(
@@ -40,9 +43,12 @@ class ServerContext:
         body_timeout: float,
         keepalive_timeout: float,
         access_log: AccessLog | None,
+        budget: Budget,
     ) -> None:
         self.app = app
         self.streaming = hasattr(app, "handle_exchange")
+        self.takes_body = app_takes_body(app)
+        self.budget = budget
         self.loop = loop
         self.limits = limits
         self.header_timeout = header_timeout

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .app import FileBody, Headers, HTTPRequest, Reply
+from .budget import Budget
 from .interfaces import Loop, Transport
 from .replies import close_body
 from .switch import SwitchedProtocol
@@ -52,12 +53,24 @@ class ExchangeHost(Protocol):
 class HTTPExchange:
     """Implements ``driver.app.Exchange``."""
 
-    __slots__ = ("_close_callbacks", "_protocol", "closed", "ended", "finished", "loop", "request")
+    __slots__ = (
+        "_close_callbacks",
+        "_protocol",
+        "budget",
+        "closed",
+        "ended",
+        "finished",
+        "loop",
+        "request",
+    )
 
-    def __init__(self, protocol: ExchangeHost, request: HTTPRequest, loop: Loop) -> None:
+    def __init__(
+        self, protocol: ExchangeHost, request: HTTPRequest, loop: Loop, budget: Budget
+    ) -> None:
         self._protocol = protocol
         self.request = request
         self.loop = loop
+        self.budget = budget
         self.closed = False
         self.finished = False  # no more response calls are taken
         self.ended = False  # end() completed the response

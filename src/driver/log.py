@@ -205,9 +205,11 @@ class AccessLog:
             f'{host} - - [{self._now()}] "{line}" {status} {size if size else "-"}\n'
         )
 
-    def log_error(self, host: str, status: int, size: int) -> None:
-        """Record an error answered before (or instead of) a parsed request."""
-        self._lines.append(f'{host} - - [{self._now()}] "-" {status} {size}\n')
+    def log_error(self, host: str, status: int, size: int, line: bytes = b"") -> None:
+        """Record an error answered before (or instead of) a parsed request; ``line`` is
+        the first line the client sent, as received (escaped here), if any."""
+        shown = _printable(line) if line else "-"
+        self._lines.append(f'{host} - - [{self._now()}] "{shown}" {status} {size}\n')
 
     def flush(self) -> None:
         """Hand the buffered lines to the writer (called by the loop once per iteration)."""

@@ -13,11 +13,14 @@ high water: reading off, no new request starts). Whatever ends a wait puts
 ``_process`` on the loop's ready list (``call_soon``); it never runs down the stack of
 the call that ended the wait, so a long pipeline is handled iteratively.
 
-A simple app (``app(request) -> Reply``) has its body collected (the core bounds it
-by ``max_body_size``) and is called at the end of the request. A streaming app gets an
-``HTTPExchange`` at the end of the head. A response that ends before its request
-body was read has the rest discarded, up to ``DISCARD_LIMIT`` bytes; beyond that, or
-if the client waits for ``100 Continue``, the connection closes after the response.
+A simple app (``app(request) -> Reply``) that takes a body has it collected (in memory
+up to the budget's body share, in a temporary file beyond: ``driver.spool``; the core
+bounds it by ``max_body_size``) and is called at the end of the request; one that
+declares it takes none (``driver.app.takes_body``) is called at the end of the head,
+and the body is discarded while the answer goes out. A streaming app gets an
+``HTTPExchange`` at the end of the head. A body nobody reads (the response ended first,
+or the app takes none) is discarded up to ``DISCARD_LIMIT`` bytes; beyond that, or if
+the client waits for ``100 Continue``, the connection closes after the response.
 
 Phases drive the timeouts (see ``Config``): ``FRESH`` and ``HEAD`` (an absolute
 deadline for the request head, from accept or from the first byte), ``BODY`` (between
@@ -50,6 +53,7 @@ from .exchange import HTTPExchange
 from .interfaces import Transport
 from .response import ENDED, NONE, ResponseWriter
 from .responses import CONTINUE
+from .spool import SpooledBody
 from .switch import SwitchedConnection, SwitchedProtocol
 
 __all__ = ["DISCARD_LIMIT", "HTTPProtocol"]
@@ -67,6 +71,9 @@ CLOSING: Final = 6
 
 LINGER_SECONDS: Final = 2.0
 DISCARD_LIMIT: Final = 1 << 20
+# The longest first line of a refused head the access log shows (escaped, as nginx
+# logs what it was sent); a longer one is cut and marked with "...".
+LOGGED_LINE: Final = 1024
 # Requests one connection may start in one round of the loop. A client that pipelines
 # hundreds of requests (and perhaps resets) would otherwise have them all answered
 # before anyone else is served; past this many the rest wait for the next round.
@@ -81,9 +88,12 @@ class HTTPProtocol(ResponseWriter):
         "__weakref__",
         "app_paused",
         "body",
+        "collecting",
         "deadline",
         "discarded",
+        "discarding",
         "eof",
+        "head_data",
         "on_data",
         "on_end",
         "phase",
@@ -109,12 +119,16 @@ class HTTPProtocol(ResponseWriter):
         self.status = 0
         self.processing = False
         self.scheduled = False
+        self.gathered = None
+        self.flush_scheduled = False
         self.phase = FRESH
         self.deadline = ctx.loop.now + ctx.header_timeout
         self.timer_at = _NEVER
-        # A simple app's body, gathered in one buffer: a body sent in tiny chunks must
-        # not cost an object per chunk.
-        self.body: bytearray | None = None
+        # A simple app's body (made at its first byte): a body sent in tiny chunks must
+        # not cost an object per chunk, nor a large one its size in memory.
+        self.body: SpooledBody | None = None
+        self.collecting = False  # a simple app's body is being collected
+        self.discarding = False  # nobody reads this request's body (takes_body False)
         self.req_done = False
         self.on_data: Callable[[bytes], None] | None = None
         self.on_end: Callable[[], None] | None = None
@@ -122,6 +136,9 @@ class HTTPProtocol(ResponseWriter):
         self.discarded = 0
         self.reading = True
         self.eof = False
+        # The bytes received in which the current head began (a reference, no copy):
+        # the access log shows their first line if the head is refused.
+        self.head_data: bytes | None = None
 
     # -- from the transport -------------------------------------------------------------
 
@@ -139,6 +156,7 @@ class HTTPProtocol(ResponseWriter):
         if before in (IDLE, FRESH):
             # The deadline set at accept stays: it is absolute.
             self.phase = HEAD
+            self.head_data = data
         self._process()
         phase = self.phase
         if phase == HEAD:
@@ -161,7 +179,7 @@ class HTTPProtocol(ResponseWriter):
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
         self.phase = CLOSING
-        self.body = None  # a timer entry may keep this object until it comes due
+        self._drop_body()  # a timer entry may keep this object until it comes due
         if self.items_source is not None:
             self._drop_body_source()
         exchange = self.exchange
@@ -240,6 +258,8 @@ class HTTPProtocol(ResponseWriter):
                 # An earlier response is still unsent, or this one has begun.
                 self.transport.abort()
             else:
+                what = "the request body stalled" if phase == BODY else "no complete head in time"
+                log.info("request from %s timed out (408): %s", self.client[0], what)
                 self.send_error(408)
         elif phase == IDLE:
             if self.transport.get_write_buffer_size():
@@ -252,13 +272,13 @@ class HTTPProtocol(ResponseWriter):
     # -- the event pump -------------------------------------------------------------
 
     def _body_wanted(self) -> bool:
-        """Whether the request body is to be read now (collected, discarded, or asked
-        for by a streaming app that has not paused it)."""
-        return (
-            self.body is not None
-            or self.response == ENDED
-            or (self.on_data is not None and not self.app_paused)
-        )
+        """Whether the request body is to be read now (collected, discarded up to its
+        bound, or asked for by a streaming app that has not paused it)."""
+        if self.collecting:
+            return True
+        if self.discarding or self.response == ENDED:
+            return not self.must_close
+        return self.on_data is not None and not self.app_paused
 
     def _process(self) -> None:
         """Handle every event the core can give now, until something must wait."""
@@ -283,13 +303,21 @@ class HTTPProtocol(ResponseWriter):
                     event = next_event()
                     cls = type(event)
                     if cls is Request:
+                        self.head_data = None
                         if streaming:
                             self._on_request(event)  # type: ignore[arg-type]
                         else:
                             self.request = event  # type: ignore[assignment]
                             self.req_done = False
                             self.phase = BODY
-                            self.body = bytearray()
+                            if self.ctx.takes_body:
+                                self.collecting = True
+                            else:
+                                # Answered once no more body is buffered (what is, is
+                                # discarded first, so that a malformed body already in
+                                # still gets its 400, as nginx does); the rest is
+                                # discarded as it comes.
+                                self.discarding = True
                     elif cls is ConnectionClosed:
                         self._close()
                         break
@@ -297,31 +325,45 @@ class HTTPProtocol(ResponseWriter):
                         want_read = True  # NEED_DATA
                         break
                 elif not self.req_done:
-                    body = self.body
-                    if body is None:
-                        if self.response == ENDED:
-                            if self.must_close:
-                                self._next_cycle()  # nobody wants the rest: linger, close
-                                break
-                        elif not self._body_wanted():
+                    collecting = self.collecting
+                    if collecting:
+                        pass
+                    elif self.response == ENDED:
+                        if self.must_close:
+                            self._next_cycle()  # nobody wants the rest: linger, close
                             break
+                    elif self.discarding:
+                        if self.must_close and self.response != NONE:
+                            break  # past the discard bound: the close follows the answer
+                    elif not self._body_wanted():
+                        break
                     event = next_event()
                     cls = type(event)
                     if cls is EndOfMessage:
                         self.req_done = True
-                        if body is not None:
-                            self.body = None
-                            self.call_app(bytes(body) if body else b"")
+                        if collecting:
+                            self.collecting = False
+                            self.call_app(self._take_body())
+                        elif self.discarding and self.response == NONE:
+                            self.call_app(b"")
                         else:
                             self._on_end()
                     elif cls is Data:
-                        if body is not None:
-                            body += event.data  # type: ignore[union-attr]
+                        if collecting:
+                            self._collect(event.data)  # type: ignore[union-attr]
                         else:
                             self._on_data(event.data)  # type: ignore[union-attr]
                     else:
-                        # NEED_DATA. A client that sent Expect: 100-continue waits here.
+                        # NEED_DATA.
+                        if self.discarding and self.response == NONE:
+                            # What was buffered is gone: answer now, and say close if
+                            # the rest is more than will be discarded.
+                            if _declared_length(self.request) - self.discarded > DISCARD_LIMIT:
+                                self.must_close = True
+                            self.call_app(b"")
+                            continue
                         if conn.they_are_waiting_for_100_continue:
+                            # A client that sent Expect: 100-continue waits here.
                             self.transport.write(conn.send(CONTINUE))
                         want_read = True
                         break
@@ -355,26 +397,54 @@ class HTTPProtocol(ResponseWriter):
         self.phase = BODY
         ctx = self.ctx
         self._arm(ctx.body_timeout)
-        if not ctx.streaming:
-            self.body = bytearray()
-            return
         request = HTTPRequest(
             event.method, event.target, event.headers, event.http_version, b"", self.client
         )
-        exchange = HTTPExchange(self, request, ctx.loop)
+        exchange = HTTPExchange(self, request, ctx.loop, ctx.budget)
         self.exchange = exchange
         try:
             ctx.app.handle_exchange(exchange)  # type: ignore[union-attr]
         except Exception:
             self.app_failed()
 
+    def _collect(self, data: bytes) -> None:
+        """A piece of a simple app's request body."""
+        body = self.body
+        if body is None:
+            body = self.body = SpooledBody(self.ctx.budget.body)
+        try:
+            body.write(data)
+        except OSError as exc:  # the temporary directory is full or unwritable
+            log.error("cannot store the request body from %s: %s", self.client[0], exc)
+            self._drop_body()
+            self.collecting = False
+            self.send_error(500)
+
+    def _take_body(self) -> bytes:
+        body = self.body
+        if body is None:
+            return b""
+        self.body = None
+        try:
+            return body.getvalue()
+        finally:
+            body.close()
+
+    def _drop_body(self) -> None:
+        body = self.body
+        if body is not None:
+            self.body = None
+            body.close()
+
     def _on_data(self, data: bytes) -> None:
         """A piece of a streaming app's request body (or of one nobody reads)."""
-        if self.response == ENDED:
+        if self.discarding or self.response == ENDED:
             self.discarded += len(data)
             if self.discarded > DISCARD_LIMIT:
+                # Enough: no more is read, and the connection closes after the answer.
                 self.must_close = True
-                self._next_cycle()
+                if self.response == ENDED:
+                    self._next_cycle()
         elif self.on_data is not None:
             try:
                 self.on_data(data)
@@ -404,6 +474,9 @@ class HTTPProtocol(ResponseWriter):
         self.conn.start_next_cycle()
         self.request = None
         self.response = NONE
+        if self.discarding:
+            self.discarding = False
+            self.discarded = 0
         if self.exchange is not None:
             self.exchange = None
             self.on_data = self.on_end = None
@@ -441,6 +514,7 @@ class HTTPProtocol(ResponseWriter):
 
     def _bad_request(self, exc: RemoteProtocolError) -> None:
         if self.response == NONE:
+            log.info("refused a request from %s (%d): %s", self.client[0], exc.status_hint, exc)
             self.send_error(exc.status_hint)
         else:
             log.info("bad request body from %s after the response began: %s", self.client[0], exc)
@@ -449,7 +523,9 @@ class HTTPProtocol(ResponseWriter):
     def send_error(self, status: int) -> None:
         """Bad input or a timeout: answer ``status`` with ``Connection: close``, then
         linger so that the client reads the answer."""
-        self.write_error(status)
+        self._drop_body()
+        self.collecting = False
+        self.write_error(status, _first_line(self.head_data) if self.request is None else b"")
         self._linger()
 
     def _close(self) -> None:
@@ -535,6 +611,24 @@ class HTTPProtocol(ResponseWriter):
             switched.eof_received()
         elif not self.reading:
             transport.resume_reading()
+
+
+def _declared_length(request: Request | None) -> int:
+    """The request's Content-Length (the core has checked it), or 0."""
+    if request is not None:
+        for name, value in request.headers:
+            if name == b"content-length":
+                return int(value)
+    return 0
+
+
+def _first_line(data: bytes | None) -> bytes:
+    """The first line of ``data`` (empty lines before it skipped, as the core does),
+    at most ``LOGGED_LINE`` bytes of it."""
+    if not data:
+        return b""
+    line = data[: LOGGED_LINE + 64].lstrip(b"\r\n").partition(b"\n")[0].rstrip(b"\r")
+    return line[:LOGGED_LINE] + b"..." if len(line) > LOGGED_LINE else line
 
 
 def _ignore(data: bytes) -> None:

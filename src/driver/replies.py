@@ -3,8 +3,11 @@
 ``response_headers`` checks the status and the header pairs and drops what the server
 decides (``Connection``, ``Keep-Alive``, ``Transfer-Encoding``; ``Content-Length``
 where a status forbids it), adds ``Date`` unless the app set one, and says which
-``Content-Length`` the app declared. ``prepare`` does that for a whole ``Reply`` and
-adds ``Content-Length`` for a body of known length. Anything malformed raises
+``Content-Length`` the app declared and whether the app asked to close the connection
+(``Connection: close``, which the server honours, as gunicorn does: the core then
+writes ``Connection: close`` itself and the connection ends after the response).
+``prepare`` does that for a whole ``Reply`` and adds ``Content-Length`` for a body of
+known length. Anything malformed raises
 ``TypeError``/``ValueError`` here, before a byte is sent, so that the caller can answer
 500 instead; a header value the core refuses (CR, LF, NUL) raises
 ``LocalProtocolError`` later, from ``conn.send``, still before the head leaves.
@@ -22,7 +25,7 @@ from sansio import Data, Response
 
 from .app import FileBody, Reply
 
-__all__ = ["Prepared", "close_body", "http_date", "prepare", "response_headers"]
+__all__ = ["Prepared", "asks_to_close", "close_body", "http_date", "prepare", "response_headers"]
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
@@ -37,7 +40,17 @@ class Prepared:
     """A reply turned into the events the core serialises, kept by the protocol for
     replies that an application returns again and again (the hello handler)."""
 
-    __slots__ = ("data", "date", "file", "items", "length", "mismatch", "no_body", "response")
+    __slots__ = (
+        "close",
+        "data",
+        "date",
+        "file",
+        "items",
+        "length",
+        "mismatch",
+        "no_body",
+        "response",
+    )
 
     def __init__(
         self,
@@ -48,8 +61,10 @@ class Prepared:
         items: Iterable[bytes] | None,
         length: int,
         actual: int,
+        close: bool,
     ) -> None:
         self.response = response
+        self.close = close  # the app said Connection: close
         self.date = date
         self.data = data
         self.file = file
@@ -62,8 +77,9 @@ class Prepared:
 
 def response_headers(
     status: object, headers: Iterable[tuple[bytes, bytes]], date: bytes
-) -> tuple[list[tuple[bytes, bytes]], int]:
-    """The checked header list (with ``Date``) and the declared Content-Length (-1: none)."""
+) -> tuple[list[tuple[bytes, bytes]], int, bool]:
+    """The checked header list (with ``Date``), the declared Content-Length (-1: none)
+    and whether a ``Connection`` field asks to close."""
     if type(status) is not int or not 100 <= status <= 999:
         raise ValueError(f"the status must be an int from 100 to 999, not {status!r}")
     # RFC 9110 §8.6: a server MUST NOT send Content-Length in a 1xx or 204 response.
@@ -73,6 +89,7 @@ def response_headers(
     out = []
     length = -1
     has_date = False
+    close = False
     for field in headers:
         try:
             name, value = field
@@ -82,6 +99,8 @@ def response_headers(
             raise TypeError(f"header names and values must be bytes, got {field!r}")
         lower = name.lower()  # field names are case-insensitive (RFC 9110 §5.1)
         if lower in _HOP_BY_HOP:
+            if lower == b"connection" and not close:
+                close = asks_to_close(value)
             continue
         if lower == b"content-length":
             if no_length:
@@ -94,7 +113,13 @@ def response_headers(
         out.append((name, value))
     if not has_date:
         out.append((b"date", date))
-    return out, length
+    return out, length, close
+
+
+def asks_to_close(value: bytes) -> bool:
+    """Whether a ``Connection`` field value holds the ``close`` option (RFC 9110
+    §7.6.1: a comma-separated list of case-insensitive tokens)."""
+    return any(option.strip() == b"close" for option in value.lower().split(b","))
 
 
 def prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
@@ -152,7 +177,7 @@ def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
     else:
         items = body
         actual = -1
-    headers, declared = response_headers(status, reply.headers, date)
+    headers, declared, close = response_headers(status, reply.headers, date)
     reason = reply.reason
     if not isinstance(reason, bytes):
         raise TypeError(f"Reply reason must be bytes, not {type(reason).__name__}")
@@ -161,8 +186,9 @@ def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
         headers.append((b"content-length", b"%d" % actual))
     response = Response(status, tuple(headers), version, reason)
     if items is not None:
-        return Prepared(response, date, None, None, items, length, actual)
+        return Prepared(response, date, None, None, items, length, actual, close)
     if isinstance(body, FileBody):
-        return Prepared(response, date, None, body, None, length, actual)
+        return Prepared(response, date, None, body, None, length, actual, close)
     assert isinstance(body, bytes)
-    return Prepared(response, date, Data(body) if body else None, None, None, length, actual)
+    data = Data(body) if body else None
+    return Prepared(response, date, data, None, None, length, actual, close)

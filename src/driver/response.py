@@ -4,8 +4,13 @@ Every way of answering ends here: a simple app's ``Reply``, a streaming app's
 ``respond`` or ``start_response``/``write``/``send_file``/``end``, and the server's
 own error replies. Framing is the core's: a known length goes out as
 ``Content-Length``; without one the core chunks for HTTP/1.1 peers and delimits by
-closing for HTTP/1.0 ones. An iterable body is pulled one item at a time, only while
-the transport is below its high-water mark (``pull``; ``resume_writing`` pulls on).
+closing for HTTP/1.0 ones. An iterable body is pulled only while the transport is
+below its high-water mark (``pull``; ``resume_writing`` pulls on), its small items
+gathered into writes of up to the budget's gather share (``driver.gather``), and a
+streaming app's small ``write`` calls are gathered the same way until the loop's next
+round (``write_body``): one chunk and one ``send`` for many items, and never an item
+held back waiting for the next one. A producer yields to other connections after
+``PULL_STEPS`` writes in one go.
 
 Errors: anything wrong before the head leaves (a malformed reply, a header value the
 core refuses, an app exception, a Content-Length the body contradicts) is logged and
@@ -26,6 +31,7 @@ from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
 from .app import FileBody, Headers, HTTPRequest, Reply
 from .context import ServerContext
 from .exchange import HTTPExchange, Producer
+from .gather import gather
 from .interfaces import Transport
 from .replies import Prepared, close_body, prepare, response_headers
 from .responses import error_reply, fallback_bytes
@@ -45,11 +51,14 @@ _CLOSE: Final = (b"Connection", b"close")
 # memo outlives the response, so a large download must not stay referenced by it.
 # StaticFiles' default inline_limit, whose replies its cache keeps anyway.
 _MEMO_LIMIT: Final = 64 * 1024
-# Seconds one pull of an iterable body may take before the rest waits for the next
-# round: a client that reads as fast as a costly iterable produces (a listing of
-# 100,000 entries) never pauses it, and would otherwise hold every other client for the
-# whole body (0.3 s). With 4 such listings the loop's longest round took 13.9 ms of
-# CPU at 1 ms, 7-9 ms at 0.5 ms (bench/stress.py's listing row measures the stall).
+# One pull of an iterable body yields to the other connections after PULL_STEPS gathered
+# writes or PULL_SECONDS, whichever comes first. The steps: a fast generator to a fast
+# client would otherwise be pulled to its end in one go (the transport's WRITE_BUDGET is
+# the same rule for bytes already queued). The seconds: a costly iterable (a listing of
+# 100,000 entries) read as fast as it is made never pauses, and would otherwise hold every
+# other client for the whole body (0.3 s); with 4 such listings the loop's longest round
+# took 13.9 ms of CPU at 1 ms, 7-9 ms at 0.5 ms (bench/stress.py's listing row).
+PULL_STEPS: Final = 64
 PULL_SECONDS: Final = 0.0005
 
 
@@ -60,6 +69,8 @@ class ResponseWriter:
         "conn",
         "ctx",
         "exchange",
+        "flush_scheduled",
+        "gathered",
         "items",
         "items_source",
         "must_close",
@@ -95,8 +106,15 @@ class ResponseWriter:
     status: int
     processing: bool  # inside _process
     scheduled: bool  # _process is on the ready list
+    req_done: bool  # the request has ended (HTTPProtocol's)
+    gathered: bytearray | None  # a streaming app's small writes, not yet sent
+    flush_scheduled: bool  # _flush_soon is on the ready list
 
     def _process(self) -> None:
+        raise NotImplementedError
+
+    def _resume(self) -> None:
+        """Go on producing after a pause (``HTTPProtocol``)."""
         raise NotImplementedError
 
     def _schedule(self) -> None:
@@ -130,6 +148,9 @@ class ResponseWriter:
             and memo[1].date is ctx.date
             and request.method != b"HEAD"
             and not ctx.loop.stopping
+            and not self.must_close
+            # Answered before the body (an app that takes none): _send_prepared decides.
+            and self.req_done
         ):
             # The hot path: the same bytes reply again (hello, a hot small file).
             # ``memo`` only holds replies that passed every check of _send_prepared.
@@ -164,6 +185,7 @@ class ResponseWriter:
 
     def abort_response(self) -> None:
         self._drop_body_source()
+        self.gathered = None
         exchange = self.exchange
         if exchange is not None:
             exchange.finished = True
@@ -193,6 +215,7 @@ class ResponseWriter:
                     and len(body) <= _MEMO_LIMIT
                     and not prepared.mismatch
                     and not prepared.no_body
+                    and not prepared.close
                 ):
                     # Not a file, nor a buffer that may change: the same object can be
                     # sent again as it is (see call_app).
@@ -215,28 +238,29 @@ class ResponseWriter:
         head_only = request.method == b"HEAD" or prepared.no_body
         file = prepared.file
         items = prepared.items
-        first: bytes | None = b""
+        first = b""
+        ended = False
         if items is not None and not head_only:
             try:
-                first = self._first_item(items)
+                first, ended = self._first_batch(items)
             except Exception:
                 self._drop_body_source()
                 self.app_failed()  # the head has not left: a 500
                 return
         try:
-            if prepared.mismatch and not head_only:
+            if not head_only and (
+                prepared.mismatch or (ended and 0 <= prepared.length != len(first))
+            ):
                 # Caught before the head is written, so that a 500 can still go out.
                 raise LocalProtocolError(
                     f"Content-Length says {prepared.length} bytes, the body has another length"
                 )
             send = self.conn.send
             response = prepared.response
-            if (
-                self.exchange is not None
-                and self.conn.they_are_waiting_for_100_continue
-                and not self._request_done()
-            ):
+            if not self.req_done and self.conn.they_are_waiting_for_100_continue:
                 self.must_close = True  # do not invite a body nobody will read
+            if prepared.close:
+                self.must_close = True  # the app's own Connection: close
             if self.ctx.loop.stopping or self.must_close:
                 response = Response(
                     response.status_code,
@@ -271,13 +295,18 @@ class ResponseWriter:
             self.transport.write(after + send(_EOM))
             self._finish(file.count)
         elif items is not None:
-            self.transport.write(out)
             self.sent = 0
-            if first is None:
+            if ended:
+                # The whole body in one batch: head, body and end in one write.
                 self._drop_body_source()
-                self.end_response()
+                if first:
+                    out += send(Data(first))
+                self.transport.write(out + send(_EOM))
+                self._finish(len(first))
             else:
-                self.write_body(first)
+                self.transport.write(out)
+                if first:
+                    self._send_data(first)
                 self.pull()
         else:
             data = prepared.data
@@ -286,48 +315,40 @@ class ResponseWriter:
             self.transport.write(out + send(_EOM))
             self._finish(prepared.length if data is not None else 0)
 
-    def _first_item(self, items: Iterable[bytes]) -> bytes | None:
-        """The first non-empty item of an iterable body (``None``: it has none), taken
-        before the head leaves so that an iterable that fails at once still gets a 500
-        (PEP 3333: the head goes out with the first non-empty item). It raises what the
-        iterable raises; the iterable is ours from here on (``_drop_body_source``)."""
+    def _first_batch(self, items: Iterable[bytes]) -> tuple[bytes, bool]:
+        """The first gathered batch of an iterable body and whether it is the whole
+        body, taken before the head leaves so that an iterable that fails at once still
+        gets a 500 (PEP 3333: the head goes out with the first non-empty item). It
+        raises what the iterable raises; the iterable is ours from here on
+        (``_drop_body_source``)."""
         self.items_source = items
         self.items = iterator = iter(items)
-        for chunk in iterator:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise TypeError(f"an iterable body must yield bytes, not {type(chunk).__name__}")
-            if chunk:
-                return bytes(chunk)
-        return None
+        return gather(iterator, self.ctx.budget.gather)
 
     def pull(self) -> None:
         """Take items from the iterable body while the transport is below high water,
-        for at most ``PULL_SECONDS`` in one round."""
-        items = self.items
+        gathered into writes of up to the budget's gather share, for at most
+        ``PULL_STEPS`` writes and ``PULL_SECONDS`` in one round."""
+        bound = self.ctx.budget.gather
         until = time.monotonic() + PULL_SECONDS
-        while items is not None and not self.write_paused and not self.closed:
-            if time.monotonic() > until:
-                self.ctx.loop.call_soon(self.pull)  # the rest after the other clients
+        for _ in range(PULL_STEPS):
+            items = self.items
+            if items is None or self.write_paused or self.closed:
                 return
             try:
-                chunk = next(items)
-            except StopIteration:
-                self._drop_body_source()
-                self.end_response()
-                return
+                data, ended = gather(items, bound)
             except Exception:
                 self.app_failed()
                 return
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                log.error(
-                    "an iterable body must yield bytes, not %s; aborting the response to %r",
-                    type(chunk).__name__,
-                    self.request.target if self.request else b"",
-                )
-                self.abort_response()
+            if data:
+                self._send_data(data)
+            if ended:
+                self._drop_body_source()
+                self.end_response()
                 return
-            self.write_body(bytes(chunk))
-            items = self.items
+            if time.monotonic() > until:
+                break
+        self.ctx.loop.call_soon(self._resume)  # the rest after the other connections
 
     def _drop_body_source(self) -> None:
         """Close the iterable body (and its iterator, a generator's ``finally``)."""
@@ -349,11 +370,13 @@ class ResponseWriter:
             return
         ctx = self.ctx
         try:
-            fields, _length = response_headers(status, headers, ctx.date)
+            fields, _length, close = response_headers(status, headers, ctx.date)
             if not isinstance(reason, bytes):
                 raise TypeError(f"the reason must be bytes, not {type(reason).__name__}")
-            if ctx.loop.stopping or (
-                not self._request_done() and self.conn.they_are_waiting_for_100_continue
+            if (
+                close
+                or ctx.loop.stopping
+                or (not self.req_done and self.conn.they_are_waiting_for_100_continue)
             ):
                 fields.append(_CLOSE)
                 self.must_close = True
@@ -370,12 +393,42 @@ class ResponseWriter:
         self.transport.write(out)
 
     def write_body(self, data: bytes) -> None:
+        """A streaming app's piece of the body: a small one is gathered with the next
+        ones (sent once they reach the gather share, or in the loop's next round)."""
         if self.response != STARTED or self.closed:
             if self.response == NONE and not self.closed:
                 self._before_start("write()")
             return
         if self.no_body or not data:
             return
+        gathered = self.gathered
+        bound = self.ctx.budget.gather
+        if len(data) >= bound:
+            if gathered:
+                self._flush_gathered()
+            self._send_data(data)
+            return
+        if gathered is None:
+            gathered = self.gathered = bytearray()
+        gathered += data  # a TypeError for what is not bytes-like, as Data() would raise
+        if len(gathered) >= bound:
+            self._flush_gathered()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.ctx.loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self.flush_scheduled = False
+        if self.gathered and self.response == STARTED and not self.closed:
+            self._flush_gathered()
+
+    def _flush_gathered(self) -> None:
+        gathered = self.gathered
+        self.gathered = None
+        if gathered:
+            self._send_data(bytes(gathered))
+
+    def _send_data(self, data: bytes) -> None:
         try:
             out = self.conn.send(Data(data))
         except LocalProtocolError as exc:
@@ -391,6 +444,11 @@ class ResponseWriter:
             if self.response == NONE and not self.closed:
                 self._before_start("send_file()")
             return
+        if self.gathered:
+            self._flush_gathered()  # in order: the pieces written before the file
+            if self.closed or self.response != STARTED:
+                close_body(body)
+                return
         try:
             before, after = self.conn.send_body_framing(body.count)
         except LocalProtocolError as exc:
@@ -413,6 +471,10 @@ class ResponseWriter:
             return
         if self.response != STARTED:
             return
+        if self.gathered:
+            self._flush_gathered()
+            if self.closed or self.response != STARTED:
+                return  # the pieces broke the framing: aborted
         try:
             out = self.conn.send(_EOM)
         except LocalProtocolError as exc:
@@ -445,14 +507,14 @@ class ResponseWriter:
     def _target(self) -> bytes:
         return self.request.target if self.request is not None else b"-"
 
-    def _request_done(self) -> bool:
-        return self.conn.their_state is not sansio.SEND_BODY
-
     # -- the server's own answers ------------------------------------------------------------
 
-    def write_error(self, status: int) -> None:
-        """Queue the error reply ``status`` with ``Connection: close``."""
+    def write_error(self, status: int, raw_line: bytes = b"") -> None:
+        """Queue the error reply ``status`` with ``Connection: close``; the access log
+        shows the request line, or ``raw_line`` (what the client sent of a head that
+        was refused) when no request was parsed."""
         self._drop_body_source()
+        self.gathered = None
         exchange = self.exchange
         if exchange is not None:
             exchange.finished = True
@@ -462,7 +524,7 @@ class ResponseWriter:
         assert isinstance(body, bytes)
         try:
             date = self.ctx.date
-            headers, _ = response_headers(status, reply.headers, date)
+            headers, _, _ = response_headers(status, reply.headers, date)
             headers += ((b"content-length", b"%d" % len(body)), _CLOSE)
             # The connection closes after this answer: say so (RFC 9112 §9.6). Given a
             # "close" option, the core writes Connection: close and ends keep-alive.
@@ -474,4 +536,8 @@ class ResponseWriter:
         self.transport.write(out)
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log_error(self.client[0], status, len(body))
+            request = self.request
+            if request is not None:
+                access_log.log(self.client[0], request, status, len(body))
+            else:
+                access_log.log_error(self.client[0], status, len(body), raw_line)

@@ -58,6 +58,7 @@ class Server(Loop):
             body_timeout=config.body_timeout,
             keepalive_timeout=config.keepalive_timeout,
             access_log=access_log,
+            budget=config.budget,
         )
         context = self.context
         self._date_until = 0.0

@@ -151,6 +151,8 @@ class StaticFiles:
     this size are read into the reply; ``max_listing_entries``: the most entries one
     directory listing shows (``driver.listing.MAX_LISTING_ENTRIES``, 10,000)."""
 
+    takes_body = False  # request bodies are discarded, never stored (driver.app)
+
     def __init__(
         self,
         root: str | os.PathLike[str],

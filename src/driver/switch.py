@@ -13,7 +13,11 @@ sent without waiting for the answer, a TLS hello) are its first ``data_received`
 The transport is the same one HTTP used (``driver.interfaces.Transport``: ``write``,
 ``write_eof``, ``pause_reading``/``resume_reading``, ``get_write_buffer_size``,
 ``close`` that flushes first, ``abort``), with the same high/low water marks calling
-the protocol's ``pause_writing``/``resume_writing`` when it has them. The server sets
+the protocol's ``pause_writing``/``resume_writing`` when it has them; one without them
+gets TCP's backpressure instead (the server stops reading its socket while its output is
+above high water, so an echo cannot outrun a client that does not read), and what a
+protocol writes on past the budget regardless goes to a temporary file, not to memory
+(``driver.spill``). The server sets
 no timeout on a switched connection (the new protocol has its own idea of idle, as
 with asyncio); at shutdown it gets the grace period, then it is closed.
 """
@@ -44,10 +48,12 @@ class SwitchedConnection:
     ``interfaces.ConnectionProtocol``): forwards to the application's protocol and
     keeps the loop's timer and shutdown bookkeeping out of its way."""
 
-    __slots__ = ("closed", "deadline", "protocol", "timer_at")
+    __slots__ = ("closed", "deadline", "held", "protocol", "timer_at", "transport")
 
     def __init__(self, protocol: SwitchedProtocol) -> None:
         self.protocol = protocol
+        self.transport: Transport | None = None
+        self.held = False  # reading paused for a protocol that has no pause_writing
         self.closed = False
         self.deadline = _NEVER  # no server timeout: the new protocol decides
         self.timer_at = _NEVER
@@ -57,6 +63,7 @@ class SwitchedConnection:
         return False  # a live conversation: it gets the grace period at shutdown
 
     def connection_made(self, transport: Transport) -> None:
+        self.transport = transport
         self.protocol.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -73,11 +80,17 @@ class SwitchedConnection:
         pause = getattr(self.protocol, "pause_writing", None)
         if pause is not None:
             pause()
+        elif self.transport is not None:
+            self.held = True
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         resume = getattr(self.protocol, "resume_writing", None)
         if resume is not None:
             resume()
+        elif self.held and self.transport is not None:
+            self.held = False
+            self.transport.resume_reading()
 
     def on_timeout(self) -> None:
         """Never armed (``deadline`` is infinite); here for the ``Timed`` interface."""

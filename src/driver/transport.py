@@ -6,9 +6,15 @@ protocol. Whatever the protocol writes while it handles them is gathered and sen
 one ``send`` afterwards, so that pipelined responses answered in one batch leave
 together. Writing: send optimistically; what the kernel does not take is queued as
 ``memoryview`` slices or file ranges (sent with ``sendfile``), and ``EPOLLOUT`` is
-registered only while the queue is not empty. Above ``high_water`` queued bytes the
-protocol's ``pause_writing()`` is called, and ``resume_writing()`` once the queue
-drains to ``low_water``. ``close()`` flushes first, ``abort()`` does not; every socket
+registered only while the queue is not empty. Small writes behind a queued item are
+copied into one ``bytearray`` at the tail instead of becoming items of their own.
+
+The queue counts what it costs, not only its payload: each item is ``ITEM_COST``
+bytes of Python objects besides its bytes (``driver.budget``). Above ``high_water``
+the protocol's ``pause_writing()`` is called, and ``resume_writing()`` once the queue
+drains to ``low_water``. A producer that writes on while paused has whatever would
+take the memory held beyond ``spill_above`` appended to a temporary file, sent from
+there in order (``driver.spill``). ``close()`` flushes first, ``abort()`` does not; every socket
 error goes through one funnel, ``_fatal_error``. A stalled writer (no progress for
 ``write_timeout`` seconds while something is queued) is aborted.
 """
@@ -24,8 +30,10 @@ import struct
 from collections import deque
 from typing import Final
 
+from .budget import ITEM_COST
 from .config import TransportConfig
 from .interfaces import ConnectionProtocol, EventLoop
+from .spill import SPILL_LIMIT, SpillFile
 
 __all__ = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "SocketTransport"]
 
@@ -53,17 +61,22 @@ _DONTWAIT: Final = socket.MSG_DONTWAIT
 _MORE: Final = socket.MSG_DONTWAIT | socket.MSG_MORE
 # SO_LINGER on, 0 seconds: close() sends a RST instead of a FIN.
 _RESET: Final = struct.pack("ii", 1, 0)
+# A write up to this size behind a queued item is copied into the queue's bytearray
+# tail (a memcpy of at most 4 KiB) rather than queued as an item costing ITEM_COST.
+SMALL_WRITE: Final = 4096
 
 
 class _FileJob:
-    """The unsent part of a file range; the transport owns (and closes) ``fd``."""
+    """The unsent part of a file range. The transport owns (and closes) ``fd``, unless
+    the range is spilled output (``spill``): the spill file is closed on its own."""
 
-    __slots__ = ("count", "fd", "offset")
+    __slots__ = ("count", "fd", "offset", "spill")
 
-    def __init__(self, fd: int, offset: int, count: int) -> None:
+    def __init__(self, fd: int, offset: int, count: int, spill: bool = False) -> None:
         self.fd = fd
         self.offset = offset
         self.count = count
+        self.spill = spill
 
 
 class SocketTransport:
@@ -75,6 +88,8 @@ class SocketTransport:
         "_closing",
         "_eof_after_drain",
         "_files",
+        "_in_files",
+        "_items",
         "_nonblocking",
         "_paused_writing",
         "_pending",
@@ -82,6 +97,8 @@ class SocketTransport:
         "_recv",
         "_send",
         "_size",
+        "_spill",
+        "_tail",
         "client",
         "closed",
         "config",
@@ -112,8 +129,12 @@ class SocketTransport:
         self._recv = sock.recv
         self._send = sock.send
         self._pending: list[bytes] = []
-        self._queue: deque[memoryview | _FileJob] = deque()
-        self._size = 0
+        self._queue: deque[memoryview | bytearray | _FileJob] = deque()
+        self._size = 0  # bytes queued (pending, in memory, in files)
+        self._items = 0  # items queued (pending or in the queue): each costs ITEM_COST
+        self._in_files = 0  # of _size, bytes in file ranges (no memory but their job)
+        self._tail: bytearray | None = None  # the queue's last item, small writes go there
+        self._spill: SpillFile | None = None
         self._files = 0  # file ranges in the queue: each holds a descriptor
         self._batching = False
         self._closing = False
@@ -204,15 +225,27 @@ class SocketTransport:
     def get_write_buffer_size(self) -> int:
         return self._size
 
+    def _cost(self) -> int:
+        """What the queue counts against the high-water mark: bytes plus items."""
+        return self._size + self._items * ITEM_COST
+
     def write(self, data: bytes) -> None:
         """Queue ``data`` (sent at once if nothing is queued and not in a batch)."""
         if self._closing or self.closed or not data:
             return
         if type(data) is not bytes:
             data = bytes(data)  # the caller may reuse its buffer
-        if self._batching:  # sent by the flush after the batch (see on_readable)
+        if self._batching and not self._paused_writing:
+            # Sent by the flush after the batch (see on_readable).
             self._pending.append(data)
             self._size += len(data)
+            self._items += 1
+        elif self._batching:
+            # A producer writing on while paused, inside a batch: queued (or spilled)
+            # now; the flush after the batch starts the sending.
+            if self._pending:
+                self._queue_pending()
+            self._enqueue(data)
         elif not self._queue:
             try:
                 n = self._send(data, _DONTWAIT)
@@ -225,12 +258,71 @@ class SocketTransport:
                 return
             self._queue.append(memoryview(data)[n:])
             self._size += len(data) - n
+            self._items += 1
             self._start_writing()
         else:
-            self._queue.append(memoryview(data))
-            self._size += len(data)
-        if self._size > self.config.high_water and not self._paused_writing:
+            self._enqueue(data)
+        if (
+            not self._paused_writing
+            and self._size + self._items * ITEM_COST > self.config.high_water
+            and not self.closed
+        ):
             self._pause_protocol()
+
+    def _enqueue(self, data: bytes) -> None:
+        """Queue ``data`` behind what is queued: in the tail if it is small, in the
+        spill file if the producer writes on while paused beyond the budget."""
+        size = len(data)
+        if self._paused_writing and (
+            self._cost() - self._in_files + size > self.config.spill_above
+        ):
+            self._spill_out(data)
+            return
+        if size <= SMALL_WRITE:
+            tail = self._tail
+            if tail is None:
+                self._tail = bytearray(data)
+                self._queue.append(self._tail)
+                self._items += 1
+            else:
+                tail += data
+        else:
+            self._queue.append(memoryview(data))
+            self._items += 1
+            self._tail = None
+        self._size += size
+
+    def _spill_out(self, data: bytes) -> None:
+        spill = self._spill
+        try:
+            if spill is None:
+                spill = self._spill = SpillFile()
+            if spill.unsent + len(data) > SPILL_LIMIT:
+                log.error(
+                    "connection from %s:%d: more than %d bytes written past the budget "
+                    "without waiting for resume_writing; aborting it",
+                    *self.client,
+                    SPILL_LIMIT,
+                )
+                self.abort()
+                return
+            offset = spill.append(data)
+        except OSError as exc:  # the temporary directory is full or unwritable
+            log.error("connection from %s:%d: cannot spill output: %s", *self.client, exc)
+            self.abort()
+            return
+        last = self._queue[-1]
+        if type(last) is _FileJob and last.spill and last.offset + last.count == offset:
+            last.count += len(data)
+        else:
+            self._queue.append(_FileJob(spill.fd, offset, len(data), spill=True))
+            self._items += 1
+            self._tail = None
+        self._size += len(data)
+        self._in_files += len(data)
+        if not self._nonblocking:
+            self.sock.setblocking(False)  # sendfile takes no MSG_DONTWAIT
+            self._nonblocking = True
 
     def sendfile(self, fd: int, offset: int, count: int) -> None:
         """Queue ``count`` bytes of ``fd`` from ``offset``; the transport closes ``fd``."""
@@ -244,8 +336,11 @@ class SocketTransport:
             self.sock.setblocking(False)
             self._nonblocking = True
         self._queue.append(_FileJob(fd, offset, count))
+        self._tail = None
         self._files += 1
+        self._items += 1
         self._size += count
+        self._in_files += count
         if not self.mask & EPOLLOUT:
             # At once, even in a batch: the file should not wait for later requests.
             self.on_writable()
@@ -255,14 +350,16 @@ class SocketTransport:
             # another), so that a client that does not read holds a few descriptors,
             # not every one the process has.
             self._pause_protocol()
-        elif self._size > self.config.high_water and not self._paused_writing:
+        elif self._cost() > self.config.high_water and not self._paused_writing:
             self._pause_protocol()
 
     def _queue_pending(self) -> None:
         pending = self._pending
         data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._items -= len(pending) - 1
         pending.clear()
         self._queue.append(memoryview(data))
+        self._tail = None
 
     def _flush(self) -> None:
         """Send what a batch produced; queue what the kernel does not take."""
@@ -286,11 +383,13 @@ class SocketTransport:
             return
         if n == len(data):
             self._size = 0
+            self._items = 0
             if self._closing or self._eof_after_drain or self._paused_writing:
                 self._drained()
             return
         self._queue.append(memoryview(data)[n:])
         self._size = len(data) - n
+        self._items = 1
         self._start_writing()
         if self._closing:
             self._set_reading(False)
@@ -317,28 +416,40 @@ class SocketTransport:
                         self.loop.call_soon(self._write_more)
                     break
                 item = queue[0]
-                if isinstance(item, memoryview):
-                    flags = _MORE if len(queue) > 1 else _DONTWAIT
-                    n = self._send(item, flags)
-                    self._size -= n
-                    budget -= n
-                    if n < len(item):
-                        queue[0] = item[n:]
-                        break
-                    queue.popleft()
-                else:
+                if isinstance(item, _FileJob):
                     n = os.sendfile(self.fd, item.fd, item.offset, min(item.count, _SENDFILE_CHUNK))
                     if n == 0:
                         raise OSError(errno.EIO, "file shrank while being sent")
                     item.offset += n
                     item.count -= n
                     self._size -= n
+                    self._in_files -= n
                     budget -= n
+                    if item.spill:
+                        assert self._spill is not None
+                        self._spill.sent(n)
                     if item.count:
                         continue
-                    os.close(item.fd)
-                    self._files -= 1
+                    if not item.spill:
+                        os.close(item.fd)
+                        self._files -= 1
                     queue.popleft()
+                    self._items -= 1
+                    continue
+                flags = _MORE if len(queue) > 1 else _DONTWAIT
+                n = self._send(item, flags)
+                self._size -= n
+                budget -= n
+                if n < len(item):
+                    if type(item) is bytearray:
+                        del item[:n]  # O(1): a bytearray moves its start (no copy)
+                    else:
+                        queue[0] = item[n:]
+                    break
+                queue.popleft()
+                self._items -= 1
+                if item is self._tail:
+                    self._tail = None
         except BlockingIOError:
             pass
         except OSError as exc:
@@ -352,13 +463,15 @@ class SocketTransport:
             self._start_writing()  # progress (or the first try): the timeout starts again
             if (
                 self._paused_writing
-                and self._size <= self.config.low_water
+                and self._cost() <= self.config.low_water
                 and self._files < QUEUED_FILES
             ):
                 self._paused_writing = False
                 self.protocol.resume_writing()
         else:
             self._size = 0
+            self._items = 0
+            self._in_files = 0
             self.deadline = _NEVER
             self._set_writing(False)
             self._drained()
@@ -439,14 +552,18 @@ class SocketTransport:
             return
         self.closed = True
         for item in self._queue:
-            if isinstance(item, _FileJob):
+            if type(item) is _FileJob and not item.spill:
                 # A descriptor the application already closed must not stop the
                 # socket from being closed and forgotten.
                 with contextlib.suppress(OSError):
                     os.close(item.fd)
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
         self._queue.clear()
         self._pending.clear()
-        self._size = 0
+        self._tail = None
+        self._size = self._items = self._in_files = 0
         self._files = 0
         self.loop.forget(self.fd)
         self.sock.close()

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from .app import Exchange, FileBody, Headers, HTTPRequest, Reply
+from .replies import asks_to_close
 from .responses import error_reply
 from .wsgi_input import ClientDisconnected
 
@@ -37,7 +38,8 @@ Write = Callable[[bytes], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Write]], Iterable[bytes]]
 
 
-# PEP 3333's hop-by-hop headers: framing and persistence are the server's business.
+# PEP 3333's hop-by-hop headers: framing and persistence are the server's business
+# (a Connection field that says close is passed on: the server honours it).
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -136,6 +138,8 @@ def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
                 raise ValueError(f"invalid Content-Length {value!r}")
             length = int(stripped)
         result = (lower.encode("ascii"), stripped.encode("latin-1")), length
+    elif lower == "connection" and asks_to_close(value.encode("latin-1")):
+        result = (b"connection", b"close"), -1
     if len(value) <= _CACHED_VALUE_SIZE:
         if len(_FIELDS) >= _CACHE_LIMIT:
             _FIELDS.clear()

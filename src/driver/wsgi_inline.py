@@ -1,32 +1,35 @@
 """A WSGI call on the loop thread (``--threads 0``), for applications known not to block.
 
-The loop must never wait, so the request body is gathered first (in memory up to
-``SPOOL_SIZE``, then in a temporary file, so a large upload does not cost its size in
-RAM) and the application runs once it is complete, with ``wsgi.input`` a plain file.
-Calls run from the loop's ready list, after the loop has read every request of its
-round, and their response steps are batched (``StepBatch``). The response iterable is
-pulled on the loop thread only while the connection's output is below its high-water
-mark; ``resume_writing`` schedules the next pull (through ``call_soon``, never down
-the stack). The ``write()`` callable cannot block here: what it is given is queued at
-once.
+The loop must never wait, so the request body is gathered first (in memory up to the
+connection budget's body share, then in a temporary file, so a large upload does not
+cost its size in RAM: ``driver.spool``) and the application runs once it is complete,
+with ``wsgi.input`` a plain file. Calls run from the loop's ready list, after the loop
+has read every request of its round, and their response steps are batched
+(``StepBatch``). The response iterable is pulled on the loop thread only while the
+connection's output is below its high-water mark, its small items gathered into writes
+of up to the budget's gather share (the iterable runs on the loop thread and must not
+block, so gathering holds no item back; ``InlineCall._gather`` says why it is not
+``driver.gather``); ``resume_writing``
+schedules the next pull (through ``call_soon``, never down the stack). The ``write()``
+callable cannot block here: what it is given is queued at once (small pieces gathered
+until the loop's next round).
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from .app import Exchange
+from .responses import error_reply
+from .spool import SpooledBody
 from .wsgi_call import WSGIApp, WSGICall, has_body
 from .wsgi_input import EMPTY_INPUT
 
-__all__ = ["SPOOL_SIZE", "InlineCall", "StepBatch"]
+__all__ = ["InlineCall", "StepBatch"]
 
 log = logging.getLogger("driver.wsgi")
-
-SPOOL_SIZE = 1024 * 1024
 
 EnvironFactory = Callable[[Any, object], dict[str, Any]]
 
@@ -71,6 +74,7 @@ class InlineCall(WSGICall):
         "_batch",
         "_body",
         "_environ",
+        "_gathered",
         "_iterator",
         "_producing",
         "_pull_scheduled",
@@ -84,8 +88,9 @@ class InlineCall(WSGICall):
         super().__init__(app, exchange)
         self._environ = environ
         self._batch = batch
-        self._body: IO[bytes] | None = None
+        self._body: SpooledBody | None = None
         self._iterator: Iterator[bytes] | None = None
+        self._gathered: bytearray | None = None  # the items of the pull in progress
         self._pull_scheduled = False
         self._pulling = False
         self._producing = False  # set_producer done
@@ -108,21 +113,22 @@ class InlineCall(WSGICall):
 
     def _body_data(self, data: bytes) -> None:
         if self._body is None:
-            # Closed by _done(), when the call ends (not a with-block: it spans callbacks).
-            self._body = tempfile.SpooledTemporaryFile(SPOOL_SIZE)  # noqa: SIM115
-        self._body.write(data)
+            self._body = SpooledBody(self.exchange.budget.body)  # closed by _done()
+        try:
+            self._body.write(data)
+        except OSError as exc:  # the temporary directory is full or unwritable
+            self._body.close()
+            self._body = None
+            self.gone = True
+            log.error("cannot store the request body: %s", exc)
+            self.exchange.respond(error_reply(500))
 
     def _body_end(self) -> None:
-        if self.exchange.closed:  # the client left before its turn came
+        if self.exchange.closed or self.gone:  # the client left before its turn came
             self._done()
             return
         body = self._body
-        wsgi_input: object
-        if body is None:
-            wsgi_input = EMPTY_INPUT
-        else:
-            body.seek(0)
-            wsgi_input = body
+        wsgi_input: object = EMPTY_INPUT if body is None else body.file()
         self._pulling = True
         try:
             environ = self._environ(self.exchange.request, wsgi_input)
@@ -145,6 +151,7 @@ class InlineCall(WSGICall):
         if iterator is None:
             return
         exchange = self.exchange
+        bound = exchange.budget.gather
         self._pulling = True
         try:
             # Closed is seen here before our on_close callback has run.
@@ -156,12 +163,20 @@ class InlineCall(WSGICall):
                         exchange.set_producer(_nothing, self._resume_writing)
                         self._watch_close()
                     return  # _resume_writing pulls again
-                try:
-                    chunk = next(iterator)
-                except StopIteration:
+                if self.head_posted:
+                    data, ended = self._gather(iterator, bound)
+                else:
+                    # Item by item until the head leaves with the first non-empty one:
+                    # the application may replace the head (exc_info) until then, and
+                    # not after it has yielded a piece of the body.
+                    item = next(iterator, _EXHAUSTED)
+                    ended = item is _EXHAUSTED
+                    data = b"" if ended else item
+                if data:
+                    self._piece(data)
+                if ended:
                     self._end()
                     break
-                self._piece(chunk)
                 if not self.ended:
                     # A streamed body: hand it over now, so that writing_paused
                     # tells the truth before the next piece is pulled.
@@ -171,6 +186,31 @@ class InlineCall(WSGICall):
         finally:
             self._pulling = False
         self._done()
+
+    def _gather(self, iterator: Iterator[bytes], bound: int) -> tuple[bytes, bool]:
+        """About ``bound`` bytes of items and whether the iterable is exhausted.
+
+        Not ``driver.gather``'s C-level steps: the iterable may call ``write()`` as it
+        runs (PEP 3333 allows both), and what it writes must land between the items it
+        yielded before and after. Here every item goes into ``_gathered`` as it comes,
+        and ``_send`` appends to the same buffer, so the order is the application's.
+        (Measured, 16-byte items from a generator: 184 ns per item, 75 with the C-level
+        steps, 55 for a bare ``for`` loop; one chunk and one ``send`` per gather share
+        either way, where it was one per item.)"""
+        buffer = self._gathered = bytearray()
+        count = 0
+        try:
+            for item in iterator:
+                if type(item) is not bytes:
+                    raise TypeError(f"the WSGI iterable yielded {type(item).__name__}, not bytes")
+                buffer += item
+                count += 1
+                # Also bounded by item count: an endless run of empty items ends a pull.
+                if len(buffer) >= bound or count >= bound:
+                    return bytes(buffer), False
+            return bytes(buffer), True
+        finally:
+            self._gathered = None
 
     def _done(self) -> None:
         self._iterator = None
@@ -183,7 +223,11 @@ class InlineCall(WSGICall):
         self._batch.post(step, *args)
 
     def _send(self, data: bytes) -> None:
-        self._batch.post(self._write_step, data)
+        gathered = self._gathered
+        if gathered is not None:
+            gathered += data  # write() from inside the iterable: in order with its items
+        else:
+            self._batch.post(self._write_step, data)
 
     def _resume_writing(self) -> None:
         if self._iterator is not None and not self._pull_scheduled:
@@ -196,6 +240,9 @@ class InlineCall(WSGICall):
         # caller finishes the call when it returns.
         if not self._pulling:
             self._done()
+
+
+_EXHAUSTED: Any = object()
 
 
 def _nothing() -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import driver
 from driver import FileBody, HTTPRequest, Reply, SwitchedProtocol
 from driver.interfaces import Loop
 
@@ -94,6 +95,7 @@ class FakeExchange:
         self.loop: Loop = loop  # what the adapter sees (the driver's interface)
         self.fake_loop = loop
         self.request = HTTPRequest(method, target, headers, http_version, b"", ("10.0.0.1", 4321))
+        self.budget = driver.Config().budget  # the default shares, as a server has
         self.closed = False
         self._writing_paused = False
         self.high_water = high_water
