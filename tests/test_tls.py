@@ -26,7 +26,7 @@ import trustme
 
 import sansio
 from driver.app import FileBody, HTTPRequest, Reply
-from driver.config import TransportConfig
+from driver.config import Config, TransportConfig
 from driver.context import ServerContext
 from driver.interfaces import ConnectionProtocol, Timed, Transport
 from driver.protocol import HTTPProtocol
@@ -174,6 +174,7 @@ class Server:
             body_timeout=10.0,
             keepalive_timeout=10.0,
             access_log=None,
+            budget=Config().budget,
         )
         self.factory = tls_factory(
             self.loop, context, functools.partial(HTTPProtocol, ctx), handshake_timeout
