@@ -269,6 +269,11 @@ class TLSLayer:
         """Mid-handshake a connection owes nothing: shutdown may drop it."""
         return self.protocol is None or self.protocol.idle
 
+    @property
+    def reclaimable(self) -> bool:
+        """Never mid-handshake (it may be sending its ClientHello now)."""
+        return self.protocol is not None and self.protocol.reclaimable
+
     def on_timeout(self) -> None:
         if self.handshaking and not self.closed:
             log.debug("TLS handshake with %s:%d timed out", *self.client)
