@@ -7,6 +7,7 @@ byte at a time, a reset mid-handshake), each while a bystander is being served."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -329,3 +330,50 @@ def test_a_native_request_sees_https(certs: Certificates) -> None:
     finally:
         plain.stop_threadsafe()
         thread.join(10)
+
+
+def test_idle_tls_connections_make_room_at_the_cap_and_are_forgotten(
+    certs: Certificates, trigger: list[str]
+) -> None:
+    # The HTTP protocol's transport is the TLS layer; the loop keeps (and forgets,
+    # and closes to make room) the socket's own transport below it.
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        return driver.Reply(200, (), b"ok")
+
+    config = driver.Config(
+        host="127.0.0.1",
+        port=0,
+        access_log=False,
+        certfile=str(certs.both),
+        max_connections=2,
+        edge_triggered="--edge-triggered" in trigger,
+    )
+    server = driver.Server(app, config)
+    port = server.listener.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"install_signals": False})
+    thread.start()
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    try:
+        idle = [tls_socket(certs, port) for _ in range(2)]
+        for sock in idle:
+            sock.sendall(request)
+            assert read_response(sock, bytearray())[2] == b"ok"
+        with tls_socket(certs, port) as newcomer:  # beyond the cap: one idle one gives way
+            newcomer.sendall(request)
+            assert read_response(newcomer, bytearray())[2] == b"ok"
+        oldest, newest = idle
+        oldest.settimeout(5)
+        with contextlib.suppress(ConnectionResetError, ssl.SSLError):
+            assert oldest.recv(1) == b""  # the one idle longest was closed
+        newest.sendall(request)  # the other one is still served
+        assert read_response(newest, bytearray())[2] == b"ok"
+        for sock in idle:
+            sock.close()
+        deadline = time.monotonic() + 5
+        while (server.loop.transports or server.loop._idle) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not server.loop.transports and not server.loop._idle  # nothing kept
+    finally:
+        server.stop_threadsafe()
+        thread.join(10)
+    assert not thread.is_alive()

@@ -74,9 +74,10 @@ class EventLoop(Loop, Protocol):
         """The socket ``fd`` is closing: drop it from the loop."""
 
     def keep_idle(self, transport: Transport) -> None:
-        """The connection on ``transport`` is kept alive and waits for its next
-        request. At the connection cap the loop closes the connection idle longest
-        to make room for a new client, if it is still ``reclaimable`` then."""
+        """The connection on ``transport`` (``transport.connection``) is kept alive
+        and waits for its next request. At the connection cap the loop closes the
+        connection idle longest to make room for a new client, if it is still
+        ``reclaimable`` then."""
 
 
 class Transport(Protocol):
@@ -95,6 +96,11 @@ class Transport(Protocol):
     def abort(self) -> None: ...
     def set_protocol(self, protocol: ConnectionProtocol) -> None:
         """Hand the socket to another protocol (after a protocol switch)."""
+
+    @property
+    def connection(self) -> Connection:
+        """The connection as the loop knows it: the socket's own transport (this one,
+        or the one under a TLS layer). ``EventLoop.keep_idle`` goes by it."""
 
 
 class ConnectionProtocol(Timed, Protocol):

@@ -81,7 +81,7 @@ from typing import Any, Final
 
 from .config import Config, TransportConfig
 from .forwarded import UNIX_PEER
-from .interfaces import Clock, ProtocolFactory, Timed, Transport
+from .interfaces import Clock, Connection, ProtocolFactory, Timed, Transport
 from .listeners import Listener, peer_text, unmapped
 from .memory import release_free_memory
 from .transport import EPOLLIN, SocketTransport
@@ -213,8 +213,8 @@ class Loop:
         self._accepting = False
         # Kept-alive connections waiting for their next request, longest idle first,
         # and those of them set aside for holding bytes in the kernel (see above).
-        self._idle: OrderedDict[Transport, None] = OrderedDict()
-        self._held: OrderedDict[Transport, None] = OrderedDict()
+        self._idle: OrderedDict[Connection, None] = OrderedDict()
+        self._held: OrderedDict[Connection, None] = OrderedDict()
         self._retry = _Alarm(self._look_again)
         self._reclaimed = 0  # since the last log line about it
         self._reclaim_logged = -_RECLAIM_LOG_INTERVAL
@@ -288,11 +288,13 @@ class Loop:
             self._start_accepting()
 
     def keep_idle(self, transport: Transport) -> None:
+        # By the socket's own transport (under a TLS layer too): forget() drops it.
+        connection = transport.connection
         idle = self._idle
-        idle[transport] = None
-        idle.move_to_end(transport)  # idle again: the newest
+        idle[connection] = None
+        idle.move_to_end(connection)  # idle again: the newest
         if self._held:
-            self._held.pop(transport, None)
+            self._held.pop(connection, None)
         if not self._accepting and not self.stopping and not self._fd_ceiling:
             # Stopped at the cap: this one can make room for a client in the backlog.
             self._start_accepting()

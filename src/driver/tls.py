@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-from .interfaces import ConnectionProtocol, EventLoop, Transport
+from .interfaces import Connection, ConnectionProtocol, EventLoop, Transport
 
 __all__ = [
     "FILE_BUDGET",
@@ -414,6 +414,13 @@ class TLSLayer:
     def set_protocol(self, protocol: ConnectionProtocol) -> None:
         if not self.closed:
             self.protocol = protocol
+
+    @property
+    def connection(self) -> Connection:
+        """The socket transport below: the loop keeps it among the idle connections
+        (and forgets it as it closes), and asks it, so this layer, if it is
+        ``reclaimable``."""
+        return self.lower.connection
 
 
 def tls_factory(

@@ -151,6 +151,10 @@ class SocketTransport:
     # -- what the loop asks (interfaces.Connection) ------------------------------------
 
     @property
+    def connection(self) -> SocketTransport:
+        return self
+
+    @property
     def idle(self) -> bool:
         return self.protocol.idle
 
