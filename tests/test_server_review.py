@@ -146,7 +146,7 @@ def test_call_soon_threadsafe_after_the_loop_ended_writes_nowhere(
     # os.eventfd_write(self._eventfd, 1) and only suppresses OSError. Once the number is
     # reused (a log file, a socket), a late worker thread writes 8 bytes into it.
     with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
-        loop = server.server
+        loop = server.server.loop
     number = loop._eventfd
     victim = os.path.join(os.fspath(tmp_path), "victim.log")
     opened: list[int] = []
