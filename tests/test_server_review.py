@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -420,6 +421,10 @@ class _FakeTransport:
 
     client = ("127.0.0.1", 1)
     closed = False
+
+    @property
+    def connection(self) -> Any:
+        raise AssertionError("the loop is not involved here")
 
     def write(self, data: bytes) -> None:
         pass
