@@ -25,11 +25,11 @@ import logging
 import os
 import signal
 import socket
-import ssl
 import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import sansio
 
@@ -50,7 +50,10 @@ from .listeners import (
 from .log import AccessLog
 from .loop import Loop
 from .protocol import HTTPProtocol
-from .tls import server_context, tls_factory
+
+if TYPE_CHECKING:
+    # Imported when TLS is asked for only: ssl and OpenSSL cost a plain server 4 MiB.
+    import ssl
 
 __all__ = ["Server", "make_listener", "make_listeners", "serve", "tls_context"]
 
@@ -102,6 +105,8 @@ class Server:
         )
         factory: ProtocolFactory = functools.partial(HTTPProtocol, self.context)
         if tls is not None:
+            from .tls import tls_factory
+
             factory = tls_factory(self.loop, tls, factory, config.handshake_timeout)
         self.loop.set_protocol_factory(factory)
         if access_log is not None:
@@ -128,6 +133,8 @@ class Server:
 def tls_context(config: Config) -> ssl.SSLContext:
     """The server's TLS context from ``config.certfile``/``keyfile``; ``ValueError``
     (one line, naming the file) if they cannot be loaded."""
+    from .tls import server_context
+
     assert config.certfile is not None
     return server_context(config.certfile, config.keyfile, config.key_password)
 
