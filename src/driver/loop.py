@@ -527,10 +527,13 @@ class Loop:
         self._closed_since_compact = 0
 
     def _failed(self, owner: object) -> None:
-        """A timer or callback raised: fail the connection it belongs to, if any."""
+        """A timer or callback raised: fail the connection it belongs to, if any. The
+        owner is what the callback was bound to: a transport, a TLS layer (each has
+        its ``connection``), or a protocol or exchange (through its ``transport``)."""
         transport = getattr(owner, "transport", owner)
-        if isinstance(transport, SocketTransport) and not transport.closed:
-            self.fail(transport)
+        connection = getattr(transport, "connection", None)
+        if isinstance(connection, SocketTransport) and not connection.closed:
+            self.fail(connection)
         else:
             log.exception("error in a loop callback of %r", owner)
 
