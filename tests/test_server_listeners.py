@@ -295,6 +295,28 @@ def _pids_from_two_workers(get: object) -> set[str]:
     return {results["slow"].split()[0], results["fast"].split()[0]}
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+_EPOLLEXCLUSIVE = 1 << 28
+
+
+def _exclusive_entries(pid: int) -> int:
+    """Descriptors registered with EPOLLEXCLUSIVE in the epoll sets of process ``pid``
+    (``/proc/PID/fdinfo`` of an epoll lists ``tfd: N events: MASK ...`` per entry)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) != "anon_inode:[eventpoll]":
+                continue
+            for line in Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().splitlines():
+                match = re.match(r"tfd:\s*\d+\s+events:\s*([0-9a-f]+)", line)
+                if match and int(match.group(1), 16) & _EPOLLEXCLUSIVE:
+                    count += 1
+    return count
+
+
 def test_uds_with_two_workers(site: Path, sock_path: str, trigger: list[str]) -> None:
     args = driver_argv(
         "--uds", sock_path, "--workers", "2", "--wsgi", "pidapp:app", "--threads", "0", *trigger
@@ -310,6 +332,12 @@ def test_uds_with_two_workers(site: Path, sock_path: str, trigger: list[str]) ->
         assert get("/").split()[1:] == ["unix:", "http"]  # REMOTE_ADDR of a Unix peer
         pids = _pids_from_two_workers(get)
         assert len(pids) == 2, pids
+        workers = _children(server.proc.pid)
+        assert sorted(workers) == sorted(int(pid) for pid in pids)
+        for worker in workers:
+            # The shared socket is in each worker's epoll set with EPOLLEXCLUSIVE:
+            # a connection wakes one worker, not both.
+            assert _exclusive_entries(worker) == 1, worker
         assert os.path.exists(sock_path)
     assert not os.path.exists(sock_path)  # the parent removed it, after both workers
 

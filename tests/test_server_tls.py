@@ -377,3 +377,42 @@ def test_idle_tls_connections_make_room_at_the_cap_and_are_forgotten(
         server.stop_threadsafe()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_tls_on_a_unix_socket_with_two_workers(certs: Certificates, site: Path) -> None:
+    # The layers compose: TLS over a shared Unix socket, accepted by two workers.
+    folder = Path(f"/tmp/h10-tls-{os.getpid()}-{time.monotonic_ns()}")
+    folder.mkdir()
+    path = folder / "s.sock"
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1"}
+    args = ["--uds", str(path), "--workers", "2", "--certfile", str(certs.both), str(site)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driver", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        assert f"on unix:{path} (mode 660), 2 workers" in banner, banner
+        for _ in range(3):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+                raw.settimeout(10)
+                raw.connect(str(path))
+                with certs.client.wrap_socket(raw, server_hostname="localhost") as sock:
+                    sock.sendall(b"GET /small.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    assert read_response(sock, bytearray())[2] == b"hello over TLS\n"
+        status, _headers, body = curl(
+            "https://localhost/big.bin", "--unix-socket", str(path), "--cacert", str(certs.ca_file)
+        )
+        assert status == 200 and len(body) == FILE_SIZE
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+        assert not path.exists()
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
