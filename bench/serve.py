@@ -1,7 +1,9 @@
 """Servers side by side on the workloads people bring: hello, static files (small and
 1 MiB), a streamed response, an upload, WSGI hello and a Flask JSON route, and hello
 and a 1 MiB file over TLS (h10 ``--certfile``, uvicorn ``--ssl-certfile``, nginx
-``ssl``; certificates made by trustme for the run; wrk speaks TLS itself).
+``ssl``; certificates made by trustme for the run; wrk speaks TLS itself), and h10's
+hello behind nginx (``proxy_pass``, upstream keep-alive) over TCP and over a Unix
+socket (``--uds``): the two processes share the server CPU, RSS is nginx's.
 
 One run starts each contender in turn, pinned to its own CPU, loads it from the other
 CPU and prints, per workload, requests per second, p99 latency, throughput and the
@@ -66,6 +68,8 @@ class Contender:
     """A wrk script (the upload workload posts a body)."""
     tls: bool = False
     """Served over HTTPS."""
+    backend: tuple[str, ...] = ()
+    """A server started first, behind ``command`` (nginx proxying to it)."""
 
 
 @dataclass
@@ -111,6 +115,36 @@ http {{
     fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
     types {{ text/plain txt; application/octet-stream bin; }}
     server {{ {listen} root {docroot}; }}
+}}
+"""
+    )
+    return conf
+
+
+def nginx_proxy_config(tmp: Path, port: int, upstream: str, tag: str) -> Path:
+    """A one-worker nginx proxying to ``upstream`` (``127.0.0.1:PORT`` or
+    ``unix:PATH``) with keep-alive connections to it, as a deployment would."""
+    conf = tmp / f"nginx-proxy-{port}-{tag}.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"""{user}worker_processes 1;
+daemon off;
+pid {tmp}/nginx-proxy-{port}-{tag}.pid;
+error_log {tmp}/nginx-proxy-{port}-{tag}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    upstream h10 {{ server {upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://h10; proxy_http_version 1.1;
+            proxy_set_header Connection ""; proxy_set_header Host $host;
+        }}
+    }}
 }}
 """
     )
@@ -179,6 +213,18 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
             Contender(workload, "gunicorn sync", [*gunicorn, app], path),
             Contender(workload, "gunicorn gthread", [*gthread, app], path),
         ]
+    backend_port = free_port()
+    uds = str(tmp / f"h10-{port}.sock")
+    plain_h10 = [py, "-m", "driver", "--no-access-log", "--hello"]
+    for tag, upstream, backend in (
+        ("TCP", f"127.0.0.1:{backend_port}",
+         [*plain_h10, "-b", "127.0.0.1", "--port", str(backend_port)]),
+        ("uds", f"unix:{uds}", [*plain_h10, "--uds", uds]),
+    ):  # fmt: skip
+        name = f"h10 behind nginx, {tag}"
+        conf = nginx_proxy_config(tmp, port, upstream, tag)
+        front = ["nginx", "-c", str(conf), "-p", str(tmp)]
+        out.append(Contender("proxied hello", name, front, backend=tuple(backend)))
     out += [
         Contender("tls hello", "h10 --hello", [*h10_tls, "--hello"], tls=True),
         Contender("tls hello", "uvicorn httptools+uvloop", uvicorn_tls, tls=True),
@@ -273,7 +319,10 @@ def measure(contender: Contender, port: int, seconds: int, args: argparse.Namesp
     scheme = "https" if contender.tls else "http"
     url = f"{scheme}://127.0.0.1:{port}{contender.path}"
     try:
-        with running(contender.command, args.server_cpus) as proc:
+        with contextlib.ExitStack() as stack:
+            if contender.backend:
+                stack.enter_context(running(contender.backend, args.server_cpus))
+            proc = stack.enter_context(running(contender.command, args.server_cpus))
             wait_until_serving(port, contender.path, proc, tls=contender.tls)
             row.wrk = run_wrk(url, seconds, args.client_cpus, contender.connections, contender.lua)
             if contender.ab:
