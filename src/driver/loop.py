@@ -53,6 +53,11 @@ sent their first request are never closed to make room: they may be sending it n
 Out of descriptors below the cap (``EMFILE``) nothing is closed either, as in nginx: a
 flood of connections that send nothing would otherwise evict every real client; the
 listener pauses until a connection closes.
+
+Longer than the project's ~400 lines: accepting, making room at the cap, the timer
+heap, signals and shutdown all work on the same few tables (transports, handlers, the
+idle order). Making room (``keep_idle`` to ``_log_room_made``, ``_in_kernel`` and
+``_Alarm``, about 150 lines) is the part to move into an object of its own first.
 """
 
 from __future__ import annotations
