@@ -314,9 +314,9 @@ def test_exception_escaping_a_connection_closes_only_that_connection(
             assert read_until_close(late).endswith(b"\r\n\r\nalive /3")
         assert server.thread.is_alive()
         deadline = time.monotonic() + 5
-        while server.server.transports and time.monotonic() < deadline:
+        while server.server.loop.transports and time.monotonic() < deadline:
             time.sleep(0.02)  # the bystander's close reaches the loop asynchronously
-        assert not server.server.transports  # the victim was forgotten, not leaked
+        assert not server.server.loop.transports  # the victim was forgotten, not leaked
     crashes = [r for r in caplog.records if "internal error on the connection" in r.getMessage()]
     assert len(crashes) == 1 and crashes[0].exc_info is not None
     assert isinstance(crashes[0].exc_info[1], OSError)

@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_call_soon_threadsafe_after_the_loop_ended_writes_nowhere(
     # os.eventfd_write(self._eventfd, 1) and only suppresses OSError. Once the number is
     # reused (a log file, a socket), a late worker thread writes 8 bytes into it.
     with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
-        loop = server.server
+        loop = server.server.loop
     number = loop._eventfd
     victim = os.path.join(os.fspath(tmp_path), "victim.log")
     opened: list[int] = []
@@ -337,7 +338,7 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
     count = 100
     partial_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (60 * 1024)
     with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
-        loop = server.server
+        loop = server.server.loop
         for _ in range(count):
             with server.connect() as sock:
                 sock.sendall(partial_head)
@@ -347,7 +348,13 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
         # The heap holds weak references: what a closed connection still pins there.
         entries = [entry[2]() for entry in list(loop.heap)]
         closed: list[object] = [timed for timed in entries if timed is not None and timed.closed]
-        shared = {id(loop), id(loop.context), id(loop.config), id(loop.transport_config)}
+        shared = {
+            id(loop),
+            id(server.server),
+            id(server.server.context),
+            id(loop.config),
+            id(loop.transport_config),
+        }
         retained = _retained_bytes(closed, shared)
     assert retained < 1 * MiB, f"{len(closed)} closed connections keep {retained} bytes"
 
@@ -415,6 +422,10 @@ class _FakeTransport:
     client = ("127.0.0.1", 1)
     closed = False
 
+    @property
+    def connection(self) -> Any:
+        raise AssertionError("the loop is not involved here")
+
     def write(self, data: bytes) -> None:
         pass
 
@@ -460,7 +471,7 @@ def test_producer_pause_and_resume_alternate() -> None:
         protocol = HTTPProtocol(server.context)
         protocol.connection_made(_FakeTransport())
         request = driver.HTTPRequest(b"GET", b"/", (), b"1.1", b"", ("127.0.0.1", 1))
-        exchange = HTTPExchange(protocol, request, server, config.budget)
+        exchange = HTTPExchange(protocol, request, server.loop, config.budget)
         protocol.exchange = exchange
         calls: list[str] = []
         exchange.set_producer(lambda: calls.append("pause"), lambda: calls.append("resume"))
@@ -469,15 +480,15 @@ def test_producer_pause_and_resume_alternate() -> None:
         protocol.pause_writing()
         protocol.resume_writing()
         protocol.pause_writing()  # before the ready list ran
-        server._run_ready()
+        server.loop._run_ready()
         protocol.resume_writing()
-        server._run_ready()
+        server.loop._run_ready()
     finally:
         listener.close()
-        server.epoll.close()
-        os.close(server._eventfd)
-        server._wake_r.close()
-        server._wake_w.close()
+        server.loop.epoll.close()
+        os.close(server.loop._eventfd)
+        server.loop._wake_r.close()
+        server.loop._wake_w.close()
     assert calls == ["pause", "resume", "pause", "resume"], calls
 
 

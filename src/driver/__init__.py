@@ -13,10 +13,12 @@ Modules: ``app`` (the application interface), ``config``, ``budget`` (every
 per-connection bound, from one number), ``gather``, ``spool`` and ``spill`` (what a
 connection holds, and where it goes when it does not fit), ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
-socket), ``protocol``, ``response``, ``exchange`` and ``context`` (one connection's
-HTTP), ``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and
-workers), ``static`` and ``conditions`` (files, dates, ETags, ranges), ``hello``,
-``wsgi``, ``log``, ``responses``, ``cli``.
+socket), ``listeners`` (TCP, Unix, inherited and systemd sockets), ``tls`` (TLS over
+``ssl.MemoryBIO``), ``clock`` (the ``Date`` header), ``protocol``, ``response``,
+``exchange`` and ``context`` (one connection's HTTP), ``replies`` (replies to core
+events), ``server`` (``Server``, ``serve`` and workers), ``static`` and
+``conditions`` (files, dates, ETags, ranges), ``hello``, ``wsgi``, ``log``,
+``responses``, ``cli``.
 """
 
 from .app import (
@@ -31,8 +33,8 @@ from .app import (
     takes_no_body,
 )
 from .config import Config
-from .loop import Loop, make_listener
-from .server import Server, serve
+from .loop import Loop
+from .server import Server, make_listener, serve
 from .static import StaticFiles
 from .switch import SwitchedProtocol
 from .wsgi import WSGIAdapter, serve_wsgi

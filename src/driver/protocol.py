@@ -398,7 +398,13 @@ class HTTPProtocol(ResponseWriter):
         ctx = self.ctx
         self._arm(ctx.body_timeout)
         request = HTTPRequest(
-            event.method, event.target, event.headers, event.http_version, b"", self.client
+            event.method,
+            event.target,
+            event.headers,
+            event.http_version,
+            b"",
+            self.client,
+            ctx.scheme,
         )
         exchange = HTTPExchange(self, request, ctx.loop, ctx.budget)
         self.exchange = exchange

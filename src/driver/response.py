@@ -135,7 +135,13 @@ class ResponseWriter:
         try:
             reply = ctx.app(  # type: ignore[operator]
                 HTTPRequest(
-                    request.method, request.target, request.headers, version, payload, self.client
+                    request.method,
+                    request.target,
+                    request.headers,
+                    version,
+                    payload,
+                    self.client,
+                    ctx.scheme,
                 )
             )
         except Exception:
