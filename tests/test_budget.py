@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from transport_fakes import FlowCounter, RecordingLoop
 
 import driver
 import driver.cli
@@ -182,46 +183,8 @@ def test_a_connection_field_asks_to_close_by_its_close_option(value: bytes, clos
 # -- the output queue ---------------------------------------------------------------------
 
 
-class _Loop:
-    """What a transport uses of the loop."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.stopping = False
-
-    def call_soon(self, fn: object, *args: object) -> None:
-        pass
-
-    def schedule(self, timed: object) -> None:
-        pass
-
-    def modify(self, fd: int, mask: int) -> None:
-        pass
-
-    def forget(self, fd: int) -> None:
-        pass
-
-
-class _Producer:
-    def __init__(self) -> None:
-        self.paused = 0
-        self.resumed = 0
-
-    def connection_made(self, transport: object) -> None:
-        pass
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        pass
-
-    def pause_writing(self) -> None:
-        self.paused += 1
-
-    def resume_writing(self) -> None:
-        self.resumed += 1
-
-
 @pytest.fixture
-def stalled() -> Iterator[tuple[SocketTransport, _Producer, socket.socket]]:
+def stalled() -> Iterator[tuple[SocketTransport, FlowCounter, socket.socket]]:
     """A transport whose peer reads nothing (until the test reads ``peer``)."""
     ours, peer = socket.socketpair()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -234,8 +197,8 @@ def stalled() -> Iterator[tuple[SocketTransport, _Producer, socket.socket]]:
         edge_triggered=False,
         cork=False,
     )
-    producer = _Producer()
-    transport = SocketTransport(_Loop(), ours, ("127.0.0.1", 1), producer, config)  # type: ignore[arg-type]
+    producer = FlowCounter()
+    transport = SocketTransport(RecordingLoop(), ours, ("127.0.0.1", 1), producer, config)  # type: ignore[arg-type]
     # Fill the socket's buffers, so that what follows is queued.
     while not transport.get_write_buffer_size():
         transport.write(b"f" * 4096)
@@ -266,7 +229,7 @@ def _drain(transport: SocketTransport, peer: socket.socket) -> bytes:
 
 
 def test_small_writes_behind_a_queued_item_cost_their_bytes_not_an_object_each(
-    stalled: tuple[SocketTransport, _Producer, socket.socket],
+    stalled: tuple[SocketTransport, FlowCounter, socket.socket],
 ) -> None:
     transport, _producer, peer = stalled
     before = transport.get_write_buffer_size()
@@ -286,7 +249,7 @@ def test_small_writes_behind_a_queued_item_cost_their_bytes_not_an_object_each(
 
 
 def test_a_producer_that_writes_on_while_paused_spills_to_a_file_in_order(
-    stalled: tuple[SocketTransport, _Producer, socket.socket],
+    stalled: tuple[SocketTransport, FlowCounter, socket.socket],
 ) -> None:
     transport, producer, peer = stalled
     before = transport.get_write_buffer_size()

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from transport_fakes import FlowCounter, RecordingLoop
 
 from driver import FileBody, HTTPRequest, Reply
 from driver import transport as transport_module
@@ -186,47 +187,6 @@ def test_a_pipelined_flood_does_not_hold_up_another_client() -> None:
     assert order.index(b"/other") < 1000
 
 
-class _FakeLoop:
-    """What a transport uses of the loop, recorded."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.stopping = False
-        self.soon: list[object] = []
-
-    def call_soon(self, fn: object, *args: object) -> None:
-        self.soon.append(fn)
-
-    def schedule(self, timed: object) -> None:
-        pass
-
-    def modify(self, fd: int, mask: int) -> None:
-        pass
-
-    def forget(self, fd: int) -> None:
-        pass
-
-
-class _Sink:
-    """A protocol that only counts the flow-control calls."""
-
-    def __init__(self) -> None:
-        self.paused = 0
-        self.resumed = 0
-
-    def connection_made(self, transport: object) -> None:
-        pass
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        pass
-
-    def pause_writing(self) -> None:
-        self.paused += 1
-
-    def resume_writing(self) -> None:
-        self.resumed += 1
-
-
 @pytest.mark.parametrize("edge", [False, True])
 def test_one_wake_up_sends_a_bounded_amount_of_a_file(
     edge: bool, files: Path, monkeypatch: pytest.MonkeyPatch
@@ -240,7 +200,7 @@ def test_one_wake_up_sends_a_bounded_amount_of_a_file(
         return count
 
     monkeypatch.setattr(os, "sendfile", fast_sendfile)
-    loop, sink = _FakeLoop(), _Sink()
+    loop, sink = RecordingLoop(), FlowCounter()
     left, right = socket.socketpair()
     config = TransportConfig(
         recv_size=65536,
