@@ -111,9 +111,18 @@ def trace(
         conn.send(lib.Request(**{**GET, "method": method}))
         conn.send(lib.EndOfMessage())
 
-    def answer() -> None:
-        conn.send(lib.Response(status_code=200, headers=[(b"Content-Length", b"0")]))
+    def answer(method: bytes) -> bool:
+        """Answer with a 200; False if that switched protocols (a 2xx to CONNECT opens a
+        tunnel: no framing fields (RFC 9110 §8.6), no EndOfMessage, and nothing after it
+        is HTTP)."""
+        framing = [] if method == b"CONNECT" else [(b"Content-Length", b"0")]
+        conn.send(lib.Response(status_code=200, headers=framing))
+        if conn.our_state is lib.SWITCHED_PROTOCOL:
+            return False
         conn.send(lib.EndOfMessage())
+        return True
+
+    asked = [b""]  # the method of the request being answered (server role)
 
     def drain() -> bool:
         for _ in range(bound):  # no livelock
@@ -133,8 +142,10 @@ def trace(
             steps.append((*plain, _states(conn)))
             if isinstance(event, lib.ConnectionClosed):
                 return False
-            if isinstance(event, lib.EndOfMessage) and role == "SERVER":
-                answer()
+            if isinstance(event, lib.Request):
+                asked[0] = bytes(event.method)
+            if isinstance(event, lib.EndOfMessage) and role == "SERVER" and not answer(asked[0]):
+                return False
             if (
                 isinstance(event, lib.EndOfMessage)
                 and conn.our_state is lib.DONE
@@ -290,6 +301,13 @@ _requests = st.one_of(
 @example(
     data=b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", cuts=[], eof=True
 )
+@example(  # found by CI: CONNECT, which h11 answers into a tunnel (absolute-form: the
+    # core refuses it; authority-form: both tunnel)
+    data=b"CONNECT http://example.com/ HTTP/1.1\r\nhost:example.com\r\n\r\n",
+    cuts=[],
+    eof=False,
+)
+@example(data=b"CONNECT example.com:443 HTTP/1.1\r\nhost:example.com\r\n\r\n", cuts=[], eof=False)
 @example(  # found by CI: a singleton field twice, which the core refuses and h11 joins
     data=b"POST / HTTP/1.1\r\nhost:a\r\ncontent-length:2\r\n"
     b"content-type:a/b\r\ncontent-type:c/d\r\n\r\nhi",

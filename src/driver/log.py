@@ -106,7 +106,9 @@ class LogWriter:
                 pass  # closed, or a full disk: nowhere to say so but here
             with lock:
                 self._size -= len(data)
-                dropped, self._dropped = self._dropped, 0
+                dropped = 0
+                if not self._chunks:  # caught up: only then is the count final
+                    dropped, self._dropped = self._dropped, 0
                 lock.notify_all()  # a close() waiting for the queue to drain
             if dropped:
                 log.warning("%d log lines dropped: %s was not read fast enough", dropped, self.name)
