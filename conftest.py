@@ -4,12 +4,13 @@ In CI (the ``CI`` environment variable is set) the branch coverage of ``src/sans
 reported by pytest-cov becomes a gate: below 95% the run fails.
 
 Hypothesis profiles: ``HYPOTHESIS_PROFILE=ci`` (or the ``CI`` variable, set in CI)
-selects the bounded CI profile, 1000 examples per fuzz target; ``long`` is for a longer
-local run under plain pytest; the default ``dev`` is Hypothesis's usual 100. Under
-``ci`` the property tests in tests/ run 200 each: they state, over smaller inputs, what
-the fuzz targets hunt at length, and there are over a hundred of them, so at 1000 they
-were a third of CI's time. A test captures the profile when its module is imported,
-so the profile is chosen per module as it is collected.
+selects the bounded CI profile, 600 examples per fuzz test (scaled by ``budget()``);
+``long`` is for a longer local run under plain pytest; the default ``dev`` is
+Hypothesis's usual 100. Under ``ci`` the property tests in tests/ run 200 each: they
+state, over smaller inputs, what the fuzz targets hunt at length, and there are over a
+hundred of them, so at the targets' count they were a third of CI's time. A test
+captures the profile when its module is imported, so the profile is chosen per module
+as it is collected.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _COMMON = {
     "print_blob": True,
 }
 settings.register_profile("dev", max_examples=100, **_COMMON)  # type: ignore[arg-type]
-settings.register_profile("ci", max_examples=1000, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile("ci", max_examples=600, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("ci-tests", max_examples=200, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("long", max_examples=50_000, **_COMMON)  # type: ignore[arg-type]
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
