@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from .app import Exchange, FileBody, Headers, HTTPRequest, Reply
-from .replies import asks_to_close
-from .responses import error_reply
-from .wsgi_input import ClientDisconnected
+from sansio import HOP_BY_HOP_FIELDS, response_has_body
+
+from ..app import Exchange, FileBody, Headers, HTTPRequest, Reply
+from ..replies import asks_to_close
+from ..responses import error_reply
+from .input import ClientDisconnected
 
 __all__ = ["Exchange", "FileWrapper", "Head", "WSGICall", "has_body", "parse_head"]
 
@@ -38,25 +40,23 @@ Write = Callable[[bytes], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Write]], Iterable[bytes]]
 
 
-# PEP 3333's hop-by-hop headers: framing and persistence are the server's business
-# (a Connection field that says close is passed on: the server honours it).
+# PEP 3333's hop-by-hop headers: the core's connection-specific names plus the three
+# RFC 2616 adds (``sansio.HOP_BY_HOP_FIELDS`` says which). Framing and persistence are
+# the server's business (a Connection field that says close is passed on: the server
+# honours it).
 _HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
+    {name.decode("ascii") for name in HOP_BY_HOP_FIELDS}
+    | {"proxy-authenticate", "proxy-authorization", "trailers"}
 )
-# RFC 9110 §5.1: field-name = token; §5.5: field-value = VCHAR / obs-text / SP / HTAB.
+# Checked here, before the head reaches the ``Exchange``, although the core checks them
+# again when it serialises the head: an ``Exchange`` need not be the core's (a test's
+# fake, an embedder's) and must not be handed a field that splits the head. The core
+# exports no grammar check (``sansio._grammar`` is private): these are PEP 3333's
+# "status" string and RFC 9110 §5.1 field-name = token, §5.5 field-value = VCHAR /
+# obs-text / SP / HTAB.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS = re.compile(r"([1-9][0-9][0-9])(?: (.*))?\Z", re.DOTALL)
-_NO_BODY_STATUS = frozenset({204, 304})
 
 
 def has_body(request: HTTPRequest) -> bool:
@@ -84,9 +84,7 @@ class Head:
     def with_length(self, length: int) -> Headers:
         """The headers, with a Content-Length of ``length`` unless the application set
         one or the status forbids one (1xx, 204, 304)."""
-        if self.content_length is not None or self.status < 200:
-            return self.headers
-        if self.status in _NO_BODY_STATUS:
+        if self.content_length is not None or not response_has_body(None, self.status):
             return self.headers
         return (*self.headers, (b"content-length", b"%d" % length))
 
@@ -223,6 +221,7 @@ class WSGICall:
         "head_posted",
         "result",
         "single",
+        "watching",
     )
 
     def __init__(self, app: WSGIApp, exchange: Exchange) -> None:
@@ -235,6 +234,7 @@ class WSGICall:
         self.gone = False  # the connection closed: stop producing
         self.result: Iterable[bytes] | None = None
         self.single = False  # the result says it has one item (its first is the body)
+        self.watching = False  # on_close done
 
     # -- how steps reach the loop (subclasses) ---------------------------------------
 
@@ -247,6 +247,16 @@ class WSGICall:
 
     def _finished(self) -> None:
         """The loop-side end of the call: the request body is no longer wanted."""
+
+    def _connection_lost(self) -> None:
+        """The connection closed (loop thread, from ``Exchange.on_close``)."""
+        raise NotImplementedError
+
+    def _watch_close(self) -> None:
+        """Hear of a close (once): only calls that wait for something need to."""
+        if not self.watching:
+            self.watching = True
+            self.exchange.on_close(self._connection_lost)
 
     # -- PEP 3333 callables ------------------------------------------------------------
 
