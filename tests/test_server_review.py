@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import driver
+import sansio
 
 from server_helpers import read_response, read_until_close, threaded_server, trigger
 
@@ -459,8 +460,7 @@ def test_producer_pause_and_resume_alternate() -> None:
     try:
         protocol = HTTPProtocol(server.context)
         protocol.connection_made(_FakeTransport())
-        request = driver.HTTPRequest(b"GET", b"/", (), b"1.1", b"", ("127.0.0.1", 1))
-        exchange = HTTPExchange(protocol, request, server, config.budget)
+        exchange = HTTPExchange(protocol, sansio.Request(b"GET", b"/", ((b"host", b"a"),), b"1.1"))
         protocol.exchange = exchange
         calls: list[str] = []
         exchange.set_producer(lambda: calls.append("pause"), lambda: calls.append("resume"))

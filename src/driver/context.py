@@ -8,9 +8,10 @@ import sansio
 
 from .app import App, Reply, StreamingApp, app_takes_body
 from .budget import Budget
+from .conditions import format_http_date
 from .interfaces import EventLoop
 from .log import AccessLog
-from .replies import Prepared, http_date
+from .reply_events import Prepared
 
 __all__ = ["ServerContext"]
 
@@ -55,7 +56,7 @@ class ServerContext:
         self.body_timeout = body_timeout
         self.keepalive_timeout = keepalive_timeout
         self.access_log = access_log
-        self.date = http_date(time.time())
+        self.date = format_http_date(time.time())
         """The ``Date`` header value; the server refreshes it once per second."""
         # The last reply prepared per HTTP version, reused when an app returns the
         # same immutable Reply again (hello) within the same second (the Date).

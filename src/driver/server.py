@@ -24,12 +24,12 @@ from types import FrameType
 import sansio
 
 from .app import App, StreamingApp
+from .conditions import format_http_date as http_date
 from .config import Config
 from .context import ServerContext
 from .log import AccessLog
 from .loop import Loop, make_listener
 from .protocol import HTTPProtocol
-from .replies import http_date
 
 __all__ = ["Server", "serve"]
 

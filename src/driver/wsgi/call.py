@@ -27,8 +27,8 @@ from typing import Any
 from sansio import HOP_BY_HOP_FIELDS, response_has_body
 
 from ..app import Exchange, FileBody, Headers, HTTPRequest, Reply
-from ..replies import asks_to_close
-from ..responses import error_reply
+from ..reply_events import asks_to_close
+from ..server_replies import error_reply
 from .input import ClientDisconnected
 
 __all__ = ["Exchange", "FileWrapper", "Head", "WSGICall", "has_body", "parse_head"]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..app import Exchange
-from ..responses import error_reply
+from ..server_replies import error_reply
 from ..spool import SpooledBody
 from .call import WSGIApp, WSGICall, has_body
 from .environ import EnvironFactory
