@@ -178,7 +178,7 @@ def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
     if not isinstance(reason, bytes):
         raise TypeError(f"Reply reason must be bytes, not {type(reason).__name__}")
     length = declared if declared >= 0 else actual
-    if declared < 0 and items is None and status >= 200 and status != 204 and status != 304:
+    if declared < 0 and items is None and response_has_body(None, status):
         headers.append((b"content-length", b"%d" % actual))
     response = Response(status, tuple(headers), version, reason)
     if items is not None:
