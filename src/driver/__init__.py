@@ -13,10 +13,13 @@ Modules: ``app`` (the application interface), ``config``, ``budget`` (every
 per-connection bound, from one number), ``gather``, ``spool`` and ``spill`` (what a
 connection holds, and where it goes when it does not fit), ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
-socket), ``protocol``, ``response``, ``exchange`` and ``context`` (one connection's
-HTTP), ``replies`` (replies to core events), ``server`` (``Server``, ``serve`` and
-workers), ``static`` and ``conditions`` (files, dates, ETags, ranges), ``hello``,
-``wsgi``, ``log``, ``responses``, ``cli``.
+socket), ``protocol`` (one connection's HTTP: the event pump, phases, timeouts),
+``exchange`` (one request and its response), ``context`` (what the connections of a
+server share), ``reply_events`` (a ``Reply`` into the core's events),
+``server_replies`` (the server's own errors and ``100 Continue``), ``server``
+(``Server``, ``serve`` and workers), ``static`` and ``conditions`` (files, dates,
+ETags, ranges), ``hello``, ``wsgi`` (a package: PEP 3333), ``app_loader`` (``--wsgi
+module:app``), ``log``, ``cli``.
 """
 
 from .app import (

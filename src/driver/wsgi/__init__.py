@@ -5,8 +5,8 @@ The package, layer by layer:
 - ``adapter``: ``WSGIAdapter`` (a streaming application: one call per request) and
   ``serve_wsgi``;
 - ``environ`` (the PEP 3333 environ) and ``input`` (``wsgi.input``, bounded);
-- ``call``: ``start_response``, ``write``, the head checks and the loop-side steps
-  that turn a call into ``Exchange`` calls;
+- ``call``: ``start_response``, ``write`` and the loop-side steps that turn a call
+  into ``Exchange`` calls; ``head``: the checks of ``start_response``'s arguments;
 - ``threaded`` (a call on a pool thread) and ``inline`` (on the loop thread), which
   hand their steps to the loop through one ``StepQueue`` (``steps``);
 - ``threadpool``: the bounded pool of threads the threaded calls run on.

@@ -41,8 +41,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..app import Exchange, Headers
-from .call import Head, WSGIApp, WSGICall, has_body
+from .call import WSGIApp, WSGICall, has_body
 from .environ import EnvironFactory
+from .head import Head
 from .input import EMPTY_INPUT, ClientDisconnected, WSGIInput
 from .steps import StepQueue
 
