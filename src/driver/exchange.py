@@ -170,8 +170,13 @@ class HTTPExchange:
         # A simple app's body (made at its first byte): a body sent in tiny chunks must
         # not cost an object per chunk, nor a large one its size in memory.
         self.body: SpooledBody | None = None
-        self.collecting = False  # a simple app's body is being collected
-        self.discarding = False  # nobody reads this request's body (takes_body False)
+        # A simple app's body is collected, or (one that takes none) discarded: it is
+        # answered once no more body is buffered (what is, is discarded first, so that a
+        # malformed body already in still gets its 400, as nginx does), and the rest is
+        # discarded as it comes. A streaming app is handed the exchange (``start``).
+        simple = not ctx.streaming
+        self.collecting = simple and ctx.takes_body
+        self.discarding = simple and not ctx.takes_body
         self.discarded = 0
         self.on_data: Callable[[bytes], None] | None = None
         self.on_end: Callable[[], None] | None = None
@@ -188,20 +193,11 @@ class HTTPExchange:
     # -- from the protocol: the request ----------------------------------------------------
 
     def start(self) -> None:
-        """The head is complete: hand it to the application."""
-        ctx = self.ctx
-        if ctx.streaming:
-            try:
-                ctx.app.handle_exchange(self)  # type: ignore[union-attr]
-            except Exception:
-                self.app_failed()
-        elif ctx.takes_body:
-            self.collecting = True
-        else:
-            # Answered once no more body is buffered (what is, is discarded first, so
-            # that a malformed body already in still gets its 400, as nginx does); the
-            # rest is discarded as it comes.
-            self.discarding = True
+        """The head is complete: hand the exchange to the streaming application."""
+        try:
+            self.ctx.app.handle_exchange(self)  # type: ignore[union-attr]
+        except Exception:
+            self.app_failed()
 
     def body_wanted(self) -> bool:
         """Whether the request body is to be read now (collected, discarded up to its

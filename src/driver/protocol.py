@@ -267,6 +267,7 @@ class HTTPProtocol:
         want_read = False
         conn = self.conn
         next_event = conn.next_event
+        streaming = self.ctx.streaming
         budget = REQUESTS_PER_ROUND
         try:
             while self.phase < LINGER:
@@ -284,9 +285,9 @@ class HTTPProtocol:
                         self.head_data = None
                         self.phase = BODY
                         exchange = self.exchange = HTTPExchange(self, event)  # type: ignore[arg-type]
-                        if self.ctx.streaming:
+                        if streaming:
                             self._arm(self.ctx.body_timeout)
-                        exchange.start()
+                            exchange.start()
                     elif cls is ConnectionClosed:
                         self._close()
                         break
