@@ -25,10 +25,9 @@ import timeit
 from collections.abc import Callable
 from functools import partial
 from importlib.metadata import version
-from types import ModuleType
 
 import h11
-from parse import CORPORA, KEPT_ALIVE, Corpus, Summary
+from parse import CORPORA, Corpus, Summary, h11_runners
 from serve import run_wrk
 from servers import SRC, default_cpus, free_port, running, wait_until_serving
 
@@ -38,75 +37,6 @@ TARGET = 2.5  # the facade must be at least this many times faster than h11 on e
 Runner = Callable[[bytes], Summary]
 
 
-def runners(lib: ModuleType) -> dict[str, Runner]:
-    """``parse.py``'s h11 runners by corpus mode, for either library's h11 API."""
-    response = lib.Response(status_code=200, headers=[(b"content-length", b"0")])
-    end = lib.EndOfMessage()
-    server, request_type, data_type, end_type = lib.SERVER, lib.Request, lib.Data, lib.EndOfMessage
-    need_data = lib.NEED_DATA
-
-    def one(data: bytes) -> Summary:
-        conn = lib.Connection(server)
-        conn.receive_data(data)
-        headers = body = 0
-        while True:
-            event = conn.next_event()
-            if type(event) is request_type:
-                headers += len(event.headers)
-            elif type(event) is data_type:
-                body += len(event.data)
-            elif type(event) is end_type:
-                return 1, headers, body
-            else:
-                raise AssertionError(f"{lib.__name__}: unexpected {event!r}")
-
-    def pipelined(data: bytes) -> Summary:
-        conn = lib.Connection(server)
-        conn.receive_data(data)
-        requests = headers = body = 0
-        while True:
-            event = conn.next_event()
-            if type(event) is request_type:
-                requests += 1
-                headers += len(event.headers)
-            elif type(event) is data_type:
-                body += len(event.data)
-            elif type(event) is end_type:
-                conn.send(response)
-                conn.send(end)
-                conn.start_next_cycle()
-            elif event is need_data:
-                return requests, headers, body
-            else:
-                raise AssertionError(f"{lib.__name__}: unexpected {event!r}")
-
-    def kept_alive(data: bytes) -> Summary:
-        conn = lib.Connection(server)
-        requests = headers = body = 0
-        for _ in range(KEPT_ALIVE):
-            event = conn.next_event()
-            if event is not need_data:
-                raise AssertionError(f"{lib.__name__}: unexpected {event!r}")
-            conn.receive_data(data)
-            while True:
-                event = conn.next_event()
-                if type(event) is request_type:
-                    requests += 1
-                    headers += len(event.headers)
-                elif type(event) is data_type:
-                    body += len(event.data)
-                elif type(event) is end_type:
-                    conn.send(response)
-                    conn.send(end)
-                    conn.start_next_cycle()
-                    break
-                else:
-                    raise AssertionError(f"{lib.__name__}: unexpected {event!r}")
-        return requests, headers, body
-
-    return {"one": one, "pipelined": pipelined, "keep-alive": kept_alive}
-
-
 LIBRARIES = (("facade", h11compat), ("h11", h11))
 
 
@@ -114,7 +44,7 @@ def measure_parse(corpus: Corpus, repeat: int, seconds: float) -> dict[str, floa
     """Microseconds per request: the best of ``repeat`` runs, interleaved."""
     timers = {}
     for name, lib in LIBRARIES:
-        run = runners(lib)[corpus.mode]
+        run = h11_runners(lib)[corpus.mode]
         got = run(corpus.data)
         if got != corpus.expected:
             raise SystemExit(f"{name} parsed {got} from {corpus.name}, expected {corpus.expected}")

@@ -141,13 +141,14 @@ class Runners:
         return {"one": self.one, "pipelined": self.pipelined, "keep-alive": self.keep_alive}[mode]
 
 
-def h10_runners(core: ModuleType) -> Runners:
-    """The h10 runners over ``core``: ``sansio`` itself, or a ``--baseline`` copy."""
-    connection, server = core.Connection, core.SERVER
-    request_type, data_type, end_type = core.Request, core.Data, core.EndOfMessage
-    need_data = core.NEED_DATA
-    response = core.Response(200, ((b"content-length", b"0"),))
-    end = core.EndOfMessage()
+def event_runners(lib: ModuleType, response: object, label: str) -> Runners:
+    """The runners for a library with h11's event API (``sansio``, a ``--baseline`` copy
+    of it, ``h11``, ``sansio.h11compat``); ``response`` is its 200 with an empty body.
+    One body for all, so each is measured by the same loop."""
+    connection, server = lib.Connection, lib.SERVER
+    request_type, data_type, end_type = lib.Request, lib.Data, lib.EndOfMessage
+    need_data = lib.NEED_DATA
+    end = lib.EndOfMessage()
 
     def one(data: bytes) -> Summary:
         conn = connection(server)
@@ -162,7 +163,7 @@ def h10_runners(core: ModuleType) -> Runners:
             elif type(event) is end_type:
                 return 1, headers, body
             else:
-                raise AssertionError(f"h10: unexpected {event!r}")
+                raise AssertionError(f"{label}: unexpected {event!r}")
 
     def pipelined(data: bytes) -> Summary:
         conn = connection(server)
@@ -182,7 +183,7 @@ def h10_runners(core: ModuleType) -> Runners:
             elif event is need_data:
                 return requests, headers, body
             else:
-                raise AssertionError(f"h10: unexpected {event!r}")
+                raise AssertionError(f"{label}: unexpected {event!r}")
 
     def keep_alive(data: bytes) -> Summary:
         conn = connection(server)
@@ -190,7 +191,7 @@ def h10_runners(core: ModuleType) -> Runners:
         for _ in range(KEPT_ALIVE):
             event = conn.next_event()  # the buffer is empty: a server asks, then waits
             if event is not need_data:
-                raise AssertionError(f"h10: unexpected {event!r}")
+                raise AssertionError(f"{label}: unexpected {event!r}")
             conn.receive_data(data)
             while True:
                 event = conn.next_event()
@@ -205,10 +206,15 @@ def h10_runners(core: ModuleType) -> Runners:
                     conn.start_next_cycle()
                     break
                 else:
-                    raise AssertionError(f"h10: unexpected {event!r}")
+                    raise AssertionError(f"{label}: unexpected {event!r}")
         return requests, headers, body
 
     return Runners(one, pipelined, keep_alive)
+
+
+def h10_runners(core: ModuleType) -> Runners:
+    """The h10 runners over ``core``: ``sansio`` itself, or a ``--baseline`` copy."""
+    return event_runners(core, core.Response(200, ((b"content-length", b"0"),)), "h10")
 
 
 def load_baseline(src: Path) -> ModuleType:
@@ -228,70 +234,11 @@ def load_baseline(src: Path) -> ModuleType:
 
 # -- h11 ------------------------------------------------------------------------------
 
-_H11_RESPONSE = h11.Response(status_code=200, headers=[(b"content-length", b"0")])
-_H11_END = h11.EndOfMessage()
 
-
-def h11_one(data: bytes) -> Summary:
-    conn = h11.Connection(h11.SERVER)
-    conn.receive_data(data)
-    headers = body = 0
-    while True:
-        event = conn.next_event()
-        if type(event) is h11.Request:
-            headers += len(event.headers)
-        elif type(event) is h11.Data:
-            body += len(event.data)
-        elif type(event) is h11.EndOfMessage:
-            return 1, headers, body
-        else:
-            raise AssertionError(f"h11: unexpected {event!r}")
-
-
-def h11_pipelined(data: bytes) -> Summary:
-    conn = h11.Connection(h11.SERVER)
-    conn.receive_data(data)
-    requests = headers = body = 0
-    while True:
-        event = conn.next_event()
-        if type(event) is h11.Request:
-            requests += 1
-            headers += len(event.headers)
-        elif type(event) is h11.Data:
-            body += len(event.data)
-        elif type(event) is h11.EndOfMessage:
-            conn.send(_H11_RESPONSE)
-            conn.send(_H11_END)
-            conn.start_next_cycle()
-        elif event is h11.NEED_DATA:
-            return requests, headers, body
-        else:
-            raise AssertionError(f"h11: unexpected {event!r}")
-
-
-def h11_keep_alive(data: bytes) -> Summary:
-    conn = h11.Connection(h11.SERVER)
-    requests = headers = body = 0
-    for _ in range(KEPT_ALIVE):
-        event = conn.next_event()
-        if event is not h11.NEED_DATA:
-            raise AssertionError(f"h11: unexpected {event!r}")
-        conn.receive_data(data)
-        while True:
-            event = conn.next_event()
-            if type(event) is h11.Request:
-                requests += 1
-                headers += len(event.headers)
-            elif type(event) is h11.Data:
-                body += len(event.data)
-            elif type(event) is h11.EndOfMessage:
-                conn.send(_H11_RESPONSE)
-                conn.send(_H11_END)
-                conn.start_next_cycle()
-                break
-            else:
-                raise AssertionError(f"h11: unexpected {event!r}")
-    return requests, headers, body
+def h11_runners(lib: ModuleType = h11) -> Runners:
+    """The runners over ``h11``, or anything with its API (``sansio.h11compat``)."""
+    response = lib.Response(status_code=200, headers=[(b"content-length", b"0")])
+    return event_runners(lib, response, lib.__name__)
 
 
 # -- httptools ------------------------------------------------------------------------
@@ -345,7 +292,7 @@ def httptools_keep_alive(data: bytes) -> Summary:
 
 PARSERS: dict[str, Runners] = {
     "h10": h10_runners(sansio),
-    "h11": Runners(h11_one, h11_pipelined, h11_keep_alive),
+    "h11": h11_runners(),
     "httptools": Runners(httptools_parse, httptools_parse, httptools_keep_alive),
 }
 

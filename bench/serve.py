@@ -1,5 +1,9 @@
 """Servers side by side on the workloads people bring: hello, static files (small and
-1 MiB), a streamed response, an upload, WSGI hello and a Flask JSON route.
+1 MiB), a streamed response, an upload, WSGI hello and a Flask JSON route, and hello
+and a 1 MiB file over TLS (h10 ``--certfile``, uvicorn ``--ssl-certfile``, nginx
+``ssl``; certificates made by trustme for the run; wrk speaks TLS itself), and h10's
+hello behind nginx (``proxy_pass``, upstream keep-alive) over TCP and over a Unix
+socket (``--uds``): the two processes share the server CPU, RSS is nginx's.
 
 One run starts each contender in turn, pinned to its own CPU, loads it from the other
 CPU and prints, per workload, requests per second, p99 latency, throughput and the
@@ -62,6 +66,10 @@ class Contender:
     """Also load it with ab (HTTP/1.0, a connection per request)."""
     lua: str = ""
     """A wrk script (the upload workload posts a body)."""
+    tls: bool = False
+    """Served over HTTPS."""
+    backend: tuple[str, ...] = ()
+    """A server started first, behind ``command`` (nginx proxying to it)."""
 
 
 @dataclass
@@ -81,9 +89,17 @@ class Row:
     peak_rss_mib: float = 0.0
 
 
-def nginx_config(tmp: Path, port: int, docroot: Path) -> Path:
-    """A one-worker nginx serving ``docroot`` as nginx is usually tuned for files."""
-    conf = tmp / f"nginx-{port}.conf"
+def nginx_config(tmp: Path, port: int, docroot: Path, tls: bool = False) -> Path:
+    """A one-worker nginx serving ``docroot`` as nginx is usually tuned for files; over
+    TLS (and with a hello at ``/hello``) if ``tls``."""
+    conf = tmp / f"nginx-{port}{'-tls' if tls else ''}.conf"
+    listen = f"listen 127.0.0.1:{port};"
+    if tls:
+        listen = (
+            f"listen 127.0.0.1:{port} ssl; ssl_certificate {tmp}/cert.pem; "
+            f"ssl_certificate_key {tmp}/key.pem; ssl_session_cache shared:SSL:1m; "
+            'location = /hello { default_type text/plain; return 200 "Hello, world!"; }'
+        )
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf.write_text(
         f"""{user}worker_processes 1;
@@ -98,7 +114,37 @@ http {{
     client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
     types {{ text/plain txt; application/octet-stream bin; }}
-    server {{ listen 127.0.0.1:{port}; root {docroot}; }}
+    server {{ {listen} root {docroot}; }}
+}}
+"""
+    )
+    return conf
+
+
+def nginx_proxy_config(tmp: Path, port: int, upstream: str, tag: str) -> Path:
+    """A one-worker nginx proxying to ``upstream`` (``127.0.0.1:PORT`` or
+    ``unix:PATH``) with keep-alive connections to it, as a deployment would."""
+    conf = tmp / f"nginx-proxy-{port}-{tag}.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"""{user}worker_processes 1;
+daemon off;
+pid {tmp}/nginx-proxy-{port}-{tag}.pid;
+error_log {tmp}/nginx-proxy-{port}-{tag}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    upstream h10 {{ server {upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://h10; proxy_http_version 1.1;
+            proxy_set_header Connection ""; proxy_set_header Host $host;
+        }}
+    }}
 }}
 """
     )
@@ -117,6 +163,10 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
     gunicorn = [py, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--log-level"]
     gunicorn += ["warning"]
     gthread = [*gunicorn, "-k", "gthread", "--threads", "4"]
+    cert, key = str(tmp / "cert.pem"), str(tmp / "key.pem")
+    h10_tls = [*h10, "--certfile", cert, "--keyfile", key]
+    nginx_tls = ["nginx", "-c", str(nginx_config(tmp, port, docroot, tls=True)), "-p", str(tmp)]
+    uvicorn_tls = [*uvicorn, "--ssl-certfile", cert, "--ssl-keyfile", key]
     out: list[Contender] = [
         Contender("hello", "h10 --hello", [*h10, "--hello"], ab=True),
         Contender(
@@ -163,7 +213,42 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
             Contender(workload, "gunicorn sync", [*gunicorn, app], path),
             Contender(workload, "gunicorn gthread", [*gthread, app], path),
         ]
+    backend_port = free_port()
+    uds = str(tmp / f"h10-{port}.sock")
+    plain_h10 = [py, "-m", "driver", "--no-access-log", "--hello"]
+    for tag, upstream, backend in (
+        ("TCP", f"127.0.0.1:{backend_port}",
+         [*plain_h10, "-b", "127.0.0.1", "--port", str(backend_port)]),
+        ("uds", f"unix:{uds}", [*plain_h10, "--uds", uds]),
+    ):  # fmt: skip
+        name = f"h10 behind nginx, {tag}"
+        conf = nginx_proxy_config(tmp, port, upstream, tag)
+        front = ["nginx", "-c", str(conf), "-p", str(tmp)]
+        out.append(Contender("proxied hello", name, front, backend=tuple(backend)))
+    out += [
+        Contender("tls hello", "h10 --hello", [*h10_tls, "--hello"], tls=True),
+        Contender("tls hello", "uvicorn httptools+uvloop", uvicorn_tls, tls=True),
+        Contender("tls hello", "nginx", nginx_tls, "/hello", tls=True),
+        Contender("tls 1 MiB", "h10", [*h10_tls, "-d", str(docroot)], "/big.bin", 10, tls=True),
+        Contender(
+            "tls 1 MiB",
+            "uvicorn (from memory)",
+            [*uvicorn_tls[:3], "hello_apps:asgi_big", *uvicorn_tls[4:]],
+            connections=10,
+            tls=True,
+        ),
+        Contender("tls 1 MiB", "nginx", nginx_tls, "/big.bin", 10, tls=True),
+    ]
     return out
+
+
+def make_certificates(tmp: Path) -> None:
+    """``cert.pem`` and ``key.pem`` in ``tmp``, for 127.0.0.1, from a CA made now."""
+    import trustme
+
+    cert = trustme.CA().issue_cert("127.0.0.1", "localhost")
+    (tmp / "cert.pem").write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    (tmp / "key.pem").write_bytes(cert.private_key_pem.bytes())
 
 
 def tree_peak_rss_mib(pid: int) -> float:
@@ -231,10 +316,14 @@ def run_ab(url: str, seconds: int, cpus: str, connections: int) -> Result:
 
 def measure(contender: Contender, port: int, seconds: int, args: argparse.Namespace) -> Row:
     row = Row(contender)
-    url = f"http://127.0.0.1:{port}{contender.path}"
+    scheme = "https" if contender.tls else "http"
+    url = f"{scheme}://127.0.0.1:{port}{contender.path}"
     try:
-        with running(contender.command, args.server_cpus) as proc:
-            wait_until_serving(port, contender.path, proc)
+        with contextlib.ExitStack() as stack:
+            if contender.backend:
+                stack.enter_context(running(contender.backend, args.server_cpus))
+            proc = stack.enter_context(running(contender.command, args.server_cpus))
+            wait_until_serving(port, contender.path, proc, tls=contender.tls)
             row.wrk = run_wrk(url, seconds, args.client_cpus, contender.connections, contender.lua)
             if contender.ab:
                 time.sleep(0.3)
@@ -276,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         docroot.mkdir()
         (docroot / "small.txt").write_bytes(SMALL)
         (docroot / "big.bin").write_bytes(os.urandom(BIG_SIZE))
+        make_certificates(tmp)
         upload_lua = tmp / "upload.lua"
         upload_lua.write_text(
             f'wrk.method = "POST"\nwrk.body = string.rep("x", {UPLOAD_SIZE})\n'

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -24,15 +25,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
-    """Until ``GET path`` answers 200 (or the server exits, or 20 s pass)."""
+def wait_until_serving(
+    port: int, path: str, proc: subprocess.Popen[bytes], *, tls: bool = False
+) -> None:
+    """Until ``GET path`` answers 200 (or the server exits, or 20 s pass); over TLS
+    (the certificate not checked: made for the run) if ``tls``."""
     deadline = time.monotonic() + 20
     request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"exited with {proc.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+                sock = context.wrap_socket(raw) if tls else raw
                 sock.sendall(request)
                 if re.match(rb"HTTP/1\.[01] 200", sock.recv(64)):
                     return

@@ -11,6 +11,8 @@ refuses exactly what an independent oracle, written from the RFC grammar below, 
 invalid: no header injection (issue 7), and no over-eager refusal either. The oracle
 also knows two rules that are lists, not grammar: a trailer field RFC 9110 §6.5.1 rules
 out, and two different values of a single-valued content field (RFC 9110 §5.3).
+``PreparedResponse`` is held to the same: it refuses when built what the sends refuse,
+and ``send_prepared`` writes exactly their bytes.
 """
 
 from __future__ import annotations
@@ -221,3 +223,71 @@ def test_server_sends_hostile_values_refused_or_read_back(
     assert got.events == (*heads, body, sansio.EndOfMessage(_lowered(trailers))), wire
     assert client.next_event() is sansio.PAUSED
     assert client.trailing_data == (b"", False)
+
+
+def _get_read(version: bytes, method: bytes) -> sansio.Connection:
+    server = sansio.Connection(sansio.SERVER)
+    host = b"Host: x\r\n" if version == b"1.1" else b""
+    assert feed(server, [b"%s / HTTP/%s\r\n%s\r\n" % (method, version, host)]).error is None
+    return server
+
+
+@example(fields=_REPRO, reason=b"", body=b"", version=b"1.1", method=b"GET")
+@example(fields=(), reason=b"OK\r\nSet-Cookie: s=1", body=b"x", version=b"1.0", method=b"HEAD")
+@given(
+    fields=hs.hostile_fields(),
+    reason=hs.hostile_reasons(),
+    body=st.sampled_from((b"", b"body")),
+    version=st.sampled_from((b"1.0", b"1.1")),
+    method=st.sampled_from((b"GET", b"HEAD")),
+)
+@counted
+def test_a_prepared_response_of_hostile_values_is_refused_or_sent_as_send_would(
+    fields: sansio.Headers, reason: bytes, body: bytes, version: bytes, method: bytes
+) -> None:
+    """``PreparedResponse`` refuses what ``send`` refuses, and ``send_prepared`` writes
+    exactly the bytes of the three sends, so checking once cannot let an injection by."""
+    response = sansio.Response(200, fields, b"1.0", reason)
+    has_length = any(name.lower() == b"content-length" for name, _ in fields)
+    # What the builder means: the response with its Content-Length added.
+    sent = (
+        response
+        if has_length
+        else sansio.Response(200, (*fields, (b"Content-Length", b"%d" % len(body))), b"1.0", reason)
+    )
+
+    def three_sends(method: bytes) -> tuple[sansio.Connection, bytes | None]:
+        conn = _get_read(version, method)
+        try:
+            out = conn.send(sent)
+            if method != b"HEAD":
+                out += conn.send(sansio.Data(body))
+            return conn, out + conn.send(sansio.EndOfMessage())
+        except sansio.LocalProtocolError:
+            return conn, None
+
+    three, expected = three_sends(method)
+    try:
+        prepared = sansio.PreparedResponse(response, body)
+    except sansio.LocalProtocolError:
+        # Refused when built, which checks as for a GET (after HEAD, send sees no
+        # content, so neither a body's length nor a repeated Content-Type): what the
+        # three sends after a GET refuse too.
+        assert three_sends(b"GET")[1] is None, (fields, body)
+        return
+    assert prepared.response == sent
+    one = _get_read(version, method)
+    if expected is None:
+        states = (one.our_state, one.their_state)
+        try:
+            one.send_prepared(prepared)
+        except sansio.LocalProtocolError:
+            assert (one.our_state, one.their_state) == states  # nothing moved
+            return
+        raise AssertionError(("send refused, send_prepared sent", fields, reason))
+    assert one.send_prepared(prepared) == expected
+    assert (one.our_state, one.their_state, one.keep_alive) == (
+        three.our_state,
+        three.their_state,
+        three.keep_alive,
+    )

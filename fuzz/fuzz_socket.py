@@ -71,8 +71,8 @@ class LiveServer:
     def wait_idle(self) -> None:
         """Every connection closed on the server's side too (no leaked transports)."""
         deadline = time.monotonic() + TIMEOUT
-        while self.server.transports:
-            assert time.monotonic() < deadline, f"leaked: {list(self.server.transports)}"
+        while self.server.loop.transports:
+            assert time.monotonic() < deadline, f"leaked: {list(self.server.loop.transports)}"
             time.sleep(0.001)
 
     def stop(self) -> None:

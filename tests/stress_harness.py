@@ -350,10 +350,16 @@ async def read_response(reader: asyncio.StreamReader, *, head_only: bool = False
     return Response(status, headers, body, version)
 
 
-async def closed_by_peer(reader: asyncio.StreamReader, timeout: float) -> bool:
-    """Whether the peer closes (EOF or reset) within ``timeout`` without sending more."""
+async def closed_by_peer(
+    reader: asyncio.StreamReader, timeout: float, *, allow: int | None = None
+) -> bool:
+    """Whether the peer closes (EOF or reset) within ``timeout`` without sending more
+    (or, with ``allow``, after sending only a response with that status)."""
     try:
         extra = await asyncio.wait_for(reader.read(65536), timeout)
+        if extra and allow is not None and extra.split(b" ", 2)[1:2] == [b"%d" % allow]:
+            extra = await asyncio.wait_for(reader.read(), timeout)  # its rest, then EOF
+            return True
     except (ConnectionError, OSError):
         return True
     except TimeoutError:

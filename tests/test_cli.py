@@ -140,3 +140,34 @@ def test_port_in_use_is_one_line_and_exit_2(site: Path) -> None:
         port = taken.getsockname()[1]
         result = run_cli("-b", "127.0.0.1", str(port), cwd=site)
     assert_one_line_error(result, f"cannot listen on 127.0.0.1 port {port}")
+
+
+def test_help_shows_each_default_once() -> None:
+    # argparse's ArgumentDefaultsHelpFormatter appends "(default: ...)" even where the
+    # help already says it, and "(default: None)" where there is nothing to say.
+    result = subprocess.run(
+        [sys.executable, "-m", "driver", "--help"],
+        env={**ENV, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    entries: list[str] = []
+    for line in result.stdout.splitlines():
+        if re.match(r"  \S", line):  # an option or a positional: a new entry
+            entries.append(line)
+        elif line.startswith("    ") and entries:
+            entries[-1] += " " + line.strip()
+    options = [entry for entry in entries if entry.lstrip().startswith(("-", "PORT"))]
+    assert len(options) > 30, result.stdout
+    for entry in options:
+        assert len(re.findall(r"\(default", entry)) <= 1, entry
+        assert "(default: None)" not in entry and "(default: False)" not in entry, entry
+    for option in (
+        "--uds PATH",
+        "--fd N",
+        "--certfile FILE, --tls-cert FILE",
+        "--tls-password-file",
+    ):
+        assert option in result.stdout

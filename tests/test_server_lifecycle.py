@@ -319,9 +319,9 @@ def test_exception_escaping_a_connection_closes_only_that_connection(
             assert read_until_close(late).endswith(b"\r\n\r\nalive /3")
         assert server.thread.is_alive()
         deadline = time.monotonic() + 5
-        while server.server.transports and time.monotonic() < deadline:
+        while server.server.loop.transports and time.monotonic() < deadline:
             time.sleep(0.02)  # the bystander's close reaches the loop asynchronously
-        assert not server.server.transports  # the victim was forgotten, not leaked
+        assert not server.server.loop.transports  # the victim was forgotten, not leaked
     crashes = [r for r in caplog.records if "internal error on the connection" in r.getMessage()]
     assert len(crashes) == 1 and crashes[0].exc_info is not None
     assert isinstance(crashes[0].exc_info[1], OSError)
@@ -334,7 +334,7 @@ def test_call_soon_threadsafe_after_the_loop_ended_writes_nowhere(
     # os.eventfd_write(self._eventfd, 1) and only suppresses OSError. Once the number is
     # reused (a log file, a socket), a late worker thread writes 8 bytes into it.
     with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
-        loop = server.server
+        loop = server.server.loop
     number = loop._eventfd
     victim = os.path.join(os.fspath(tmp_path), "victim.log")
     opened: list[int] = []
@@ -385,7 +385,7 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
     count = 100
     partial_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (60 * 1024)
     with threaded_server(lambda request: driver.Reply(200, (), b"ok"), trigger) as server:
-        loop = server.server
+        loop = server.server.loop
         for _ in range(count):
             with server.connect() as sock:
                 sock.sendall(partial_head)
@@ -395,6 +395,12 @@ def test_closed_connections_do_not_keep_their_buffers(trigger: list[str]) -> Non
         # The heap holds weak references: what a closed connection still pins there.
         entries = [entry[2]() for entry in list(loop.heap)]
         closed: list[object] = [timed for timed in entries if timed is not None and timed.closed]
-        shared = {id(loop), id(loop.context), id(loop.config), id(loop.transport_config)}
+        shared = {
+            id(loop),
+            id(server.server),
+            id(server.server.context),
+            id(loop.config),
+            id(loop.transport_config),
+        }
         retained = _retained_bytes(closed, shared)
     assert retained < 1 * MiB, f"{len(closed)} closed connections keep {retained} bytes"

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -528,6 +529,10 @@ class _FakeTransport:
     client = ("127.0.0.1", 1)
     closed = False
 
+    @property
+    def connection(self) -> Any:
+        raise AssertionError("the loop is not involved here")
+
     def write(self, data: bytes) -> None:
         pass
 
@@ -581,13 +586,13 @@ def test_producer_pause_and_resume_alternate() -> None:
         protocol.pause_writing()
         protocol.resume_writing()
         protocol.pause_writing()  # before the ready list ran
-        server._run_ready()
+        server.loop._run_ready()
         protocol.resume_writing()
-        server._run_ready()
+        server.loop._run_ready()
     finally:
         listener.close()
-        server.epoll.close()
-        os.close(server._eventfd)
-        server._wake_r.close()
-        server._wake_w.close()
+        server.loop.epoll.close()
+        os.close(server.loop._eventfd)
+        server.loop._wake_r.close()
+        server.loop._wake_w.close()
     assert calls == ["pause", "resume", "pause", "resume"], calls

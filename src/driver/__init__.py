@@ -13,13 +13,14 @@ Modules: ``app`` (the application interface), ``config``, ``budget`` (every
 per-connection bound, from one number), ``gather``, ``spool`` and ``spill`` (what a
 connection holds, and where it goes when it does not fit), ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
-socket), ``protocol`` (one connection's HTTP: the event pump, phases, timeouts),
-``exchange`` (one request and its response), ``context`` (what the connections of a
-server share), ``reply_events`` (a ``Reply`` into the core's events),
-``server_replies`` (the server's own errors and ``100 Continue``), ``server``
-(``Server``, ``serve`` and workers), ``static`` and ``conditions`` (files, dates,
-ETags, ranges), ``hello``, ``wsgi`` (a package: PEP 3333), ``app_loader`` (``--wsgi
-module:app``), ``log``, ``cli``.
+socket), ``listeners`` (TCP, Unix, inherited and systemd sockets), ``tls`` (TLS over
+``ssl.MemoryBIO``), ``clock`` (the ``Date`` header), ``protocol`` (one connection's
+HTTP: the event pump, phases, timeouts), ``exchange`` (one request and its response),
+``context`` (what the connections of a server share), ``reply_events`` (a ``Reply``
+into the core's events), ``server_replies`` (the server's own errors and ``100
+Continue``), ``server`` (``Server``, ``serve`` and workers), ``static`` and
+``conditions`` (files, HTTP-dates, ETags, ranges), ``hello``, ``wsgi`` (a package:
+PEP 3333), ``app_loader`` (``--wsgi module:app``), ``log``, ``cli``.
 """
 
 from .app import (
@@ -34,8 +35,8 @@ from .app import (
     takes_no_body,
 )
 from .config import Config
-from .loop import Loop, make_listener
-from .server import Server, serve
+from .loop import Loop
+from .server import Server, make_listener, serve
 from .static import StaticFiles
 from .switch import SwitchedProtocol
 from .wsgi import WSGIAdapter, serve_wsgi

@@ -74,7 +74,9 @@ class HTTPRequest(NamedTuple):
     body: bytes
     """The whole request body (empty if none, and for an app that takes none)."""
     client: tuple[str, int]
-    """The peer's address and port."""
+    """The peer's address and port (``("unix:", 0)`` on a Unix socket)."""
+    scheme: str = "http"
+    """``"https"`` when the connection speaks TLS."""
 
     def header(self, name: bytes, default: bytes | None = None) -> bytes | None:
         """The first value of header ``name`` (lower-case), or ``default``."""

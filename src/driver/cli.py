@@ -1,10 +1,13 @@
 """The command line: ``python -m driver [options] [PORT]``, as ``python -m http.server``.
 
 It takes http.server's own forms (a positional port, ``-d/--directory``, ``-b/--bind``,
-``-p/--protocol HTTP/1.1``) next to its own (``--port``, a positional directory). Every
-startup mistake (a missing directory, a port in use, an address that does not resolve,
-an option that does not apply) is one line on standard error and exit code 2, never a
-traceback.
+``-p/--protocol HTTP/1.1``, ``--tls-cert/--tls-key/--tls-password-file``) next to its
+own (``--port``, a positional directory) and those of the servers people deploy
+(uvicorn's ``--uds`` and ``--fd``, gunicorn's ``--certfile/--keyfile``; systemd's
+``LISTEN_FDS`` is used whenever it is set for this process). Every startup mistake (a
+missing directory, a port in use, an address that does not resolve, a regular file at
+the socket path, a certificate that does not load, an option that does not apply) is
+one line on standard error and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import NoReturn
 from .app import App
 from .budget import DEFAULT_BUDGET
 from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
+from .listeners import DEFAULT_UDS_MODE, ListenerError, parse_mode
 from .listing import MAX_LISTING_ENTRIES
 from .log import setup_logging
-from .server import serve
+from .server import serve, tls_context
 
 __all__ = ["build_parser", "main"]
 
@@ -94,6 +98,34 @@ class _PortOrProtocol(argparse.Action):
             parser.error(f"argument {option_string}: {exc} (or HTTP/1.0, HTTP/1.1)")
 
 
+def _mode(text: str) -> int:
+    try:
+        return parse_mode(text)
+    except ListenerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _descriptor(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a descriptor number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a descriptor is >= 0, got {text}")
+    return value
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default once: not when the help already says it, and not for a default
+    that says nothing (None, or False for a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _protocol(text: str) -> str:
     if text.upper() not in ("HTTP/1.0", "HTTP/1.1"):
         raise argparse.ArgumentTypeError(f"HTTP/1.0 or HTTP/1.1, not {text!r}")
@@ -110,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Range requests, conditional requests and keep-alive. It takes http.server's "
             "arguments: `python -m driver 8080 -d public -b 127.0.0.1`."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "where",
@@ -150,6 +182,60 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="port to listen on (default 8000)",
     )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--uds",
+        metavar="PATH",
+        default=None,
+        help="listen on this Unix socket path instead of TCP (for nginx's "
+        "proxy_pass http://unix:PATH); a stale socket file left by a dead server is "
+        "replaced, anything else there is refused",
+    )
+    where.add_argument(
+        "--fd",
+        type=_descriptor,
+        default=None,
+        metavar="N",
+        help="serve the listening socket inherited as descriptor N instead of opening one "
+        "(systemd's LISTEN_FDS is used without it whenever it is set for this process)",
+    )
+    parser.add_argument(
+        "--uds-mode",
+        type=_mode,
+        default=None,
+        metavar="MODE",
+        help=f"file mode of the --uds socket, octal (default {DEFAULT_UDS_MODE:o}: "
+        "the owner and the group may connect)",
+    )
+    parser.add_argument(
+        "--certfile",
+        "--tls-cert",
+        dest="certfile",
+        default=None,
+        metavar="FILE",
+        help="serve HTTPS with this PEM certificate chain (TLS 1.2 and later)",
+    )
+    parser.add_argument(
+        "--keyfile",
+        "--tls-key",
+        dest="keyfile",
+        default=None,
+        metavar="FILE",
+        help="the PEM private key, if it is not in the certificate file",
+    )
+    parser.add_argument(
+        "--tls-password-file",
+        default=None,
+        metavar="FILE",
+        help="file holding the password of an encrypted private key",
+    )
+    parser.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client has to complete the TLS handshake (absolute)",
+    )
     parser.add_argument(
         "--protocol",
         type=_protocol,
@@ -185,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=1,
         metavar="N",
-        help=f"worker processes sharing the port with SO_REUSEPORT "
-        f"(this machine has {cpu_count()} usable CPUs)",
+        help=f"worker processes: one SO_REUSEPORT socket each on TCP, one shared socket "
+        f"with --uds and --fd (this machine has {cpu_count()} usable CPUs)",
     )
     parser.add_argument(
         "--backlog",
@@ -347,6 +433,13 @@ def _config(args: argparse.Namespace) -> Config:
         access_log=not args.no_access_log,
         access_log_path=args.access_log,
         threads=DEFAULT_THREADS if args.threads is None else args.threads,
+        uds=args.uds,
+        uds_mode=DEFAULT_UDS_MODE if args.uds_mode is None else args.uds_mode,
+        fd=args.fd,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        key_password=args.key_password,
+        handshake_timeout=args.handshake_timeout,
         **options,  # type: ignore[arg-type]
     )
 
@@ -363,10 +456,20 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--threads applies to --wsgi applications only")
     if args.max_listing_entries is not None and (args.hello or args.wsgi):
         _fail("--max-listing-entries applies to serving files; not with --hello or --wsgi")
-    _check_bind(args.bind)
+    if args.uds_mode is not None and args.uds is None:
+        _fail("--uds-mode applies to --uds only")
+    if args.keyfile is not None and args.certfile is None:
+        _fail("--keyfile/--tls-key needs --certfile/--tls-cert")
+    if args.tls_password_file is not None and args.certfile is None:
+        _fail("--tls-password-file needs --certfile/--tls-cert")
+    args.key_password = _read_password(args.tls_password_file)
+    if args.uds is None and args.fd is None:
+        _check_bind(args.bind)
     setup_logging(args.log_level)
     try:
         config = _config(args)
+        if config.tls:
+            tls_context(config)  # a certificate that does not load: a startup mistake
     except ValueError as exc:  # options that contradict each other (a budget too small)
         _fail(str(exc))
     app: App
@@ -386,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = f"{config.threads} threads" if config.threads else "inline on the loop"
         try:
             serve_wsgi(wsgi_app, config, what=f"WSGI app {args.wsgi} ({threads})")
+        except ListenerError as exc:
+            _fail(str(exc))
         except OSError as exc:
             _listen_failed(exc, args.bind, config.port)
         return 0
@@ -399,9 +504,23 @@ def main(argv: list[str] | None = None) -> int:
         what = f"HTTP ({os.path.abspath(directory)})"
     try:
         serve(app, config, what=what)
+    except ListenerError as exc:
+        _fail(str(exc))
     except OSError as exc:
         _listen_failed(exc, args.bind, config.port)
     return 0
+
+
+def _read_password(path: str | None) -> str | None:
+    """The key's password from ``--tls-password-file`` (surrounding whitespace and the
+    final newline stripped, as http.server reads it)."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read the TLS password file {path}: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _listen_failed(exc: OSError, host: str, port: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import sansio
 
@@ -24,6 +24,9 @@ with 4 threads against 16.7-18.2k with 8 (Flask JSON 7.3-7.6k against 6.8-7.6k),
 lower still with 16: threads beyond the CPUs' work only add switching under the GIL.
 4 is also waitress's default, and leaves three threads free while one request blocks."""
 MAX_THREADS = 1024
+
+
+_TEXT_FIELDS = frozenset({"host", "access_log_path", "uds", "certfile", "keyfile", "key_password"})
 
 
 def _somaxconn() -> int:
@@ -148,10 +151,41 @@ class Config:
     applications that never block). Threads start only when every running one is
     busy. The default is measured in ``bench/wsgi_bench.py`` (see ``driver.wsgi``)."""
 
+    uds: str | None = None
+    """Listen on this Unix socket path instead of TCP (``--uds``): a stale socket file
+    left by a dead server is replaced, anything else there is refused
+    (``driver.listeners.unix_listener``)."""
+
+    uds_mode: int = 0o660
+    """The socket file's exact mode (``--uds-mode``): owner and group may connect
+    (``driver.listeners.DEFAULT_UDS_MODE`` says why)."""
+
+    fd: int | None = None
+    """Listen on this inherited, already listening socket instead (``--fd``). systemd's
+    ``LISTEN_FDS``/``LISTEN_PID``, when set for this process, are used without it."""
+
+    certfile: str | None = None
+    """PEM certificate chain: serve HTTPS (TLS 1.2 and later, ``driver.tls``)."""
+
+    keyfile: str | None = None
+    """PEM private key, if it is not in ``certfile``."""
+
+    key_password: str | None = field(default=None, repr=False)
+    """Password of an encrypted ``keyfile`` (``--tls-password-file``)."""
+
+    handshake_timeout: float = 10.0
+    """Seconds a client has to complete the TLS handshake: absolute from accept, a
+    byte a second does not extend it (the HTTP header timeout starts after it)."""
+
+    @property
+    def tls(self) -> bool:
+        """Whether connections speak TLS (a ``certfile`` is given)."""
+        return self.certfile is not None
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("host", "access_log_path") or isinstance(value, bool):
+            if f.name in _TEXT_FIELDS or isinstance(value, bool) or value is None:
                 continue
             if not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"Config.{f.name} must be a number >= 0, got {value!r}")
@@ -181,6 +215,14 @@ class Config:
             raise ValueError("Config.low_water must not exceed Config.high_water")
         if self.max_connections == 0:
             object.__setattr__(self, "max_connections", _default_max_connections())
+        if self.keyfile is not None and self.certfile is None:
+            raise ValueError("Config.keyfile needs Config.certfile")
+        if sum(x is not None for x in (self.uds, self.fd)) > 1:
+            raise ValueError("Config.uds and Config.fd are two listeners: give one")
+        if self.uds_mode > 0o777:
+            raise ValueError(f"Config.uds_mode must be at most 0o777, got {self.uds_mode:o}")
+        if self.handshake_timeout <= 0:
+            raise ValueError("Config.handshake_timeout must be > 0")
         if self.threads > MAX_THREADS:
             raise ValueError(f"Config.threads must be at most {MAX_THREADS}, got {self.threads}")
 
@@ -233,3 +275,16 @@ class TransportConfig:
         self.write_timeout = write_timeout
         self.edge_triggered = edge_triggered
         self.cork = cork
+
+    def without_cork(self) -> TransportConfig:
+        """The same knobs without ``TCP_CORK`` (for Unix sockets, which refuse it)."""
+        if not self.cork:
+            return self
+        return TransportConfig(
+            recv_size=self.recv_size,
+            high_water=self.high_water,
+            low_water=self.low_water,
+            write_timeout=self.write_timeout,
+            edge_triggered=self.edge_triggered,
+            cork=False,
+        )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import sansio
 
 from .app import App, Reply, StreamingApp, app_takes_body
 from .budget import Budget
-from .conditions import format_http_date
+from .clock import DateClock
 from .interfaces import EventLoop
 from .log import AccessLog
 from .reply_events import Prepared
@@ -24,12 +22,13 @@ class ServerContext:
         "app",
         "body_timeout",
         "budget",
-        "date",
+        "clock",
         "header_timeout",
         "keepalive_timeout",
         "limits",
         "loop",
         "memo",
+        "scheme",
         "streaming",
         "takes_body",
     )
@@ -45,6 +44,8 @@ class ServerContext:
         keepalive_timeout: float,
         access_log: AccessLog | None,
         budget: Budget,
+        clock: DateClock | None = None,
+        scheme: str = "http",
     ) -> None:
         self.app = app
         self.streaming = hasattr(app, "handle_exchange")
@@ -56,8 +57,15 @@ class ServerContext:
         self.body_timeout = body_timeout
         self.keepalive_timeout = keepalive_timeout
         self.access_log = access_log
-        self.date = format_http_date(time.time())
-        """The ``Date`` header value; the server refreshes it once per second."""
+        self.clock = clock or DateClock()
+        """The ``Date`` header's clock; the loop refreshes it once per round."""
+        self.scheme = scheme
+        """``http``, or ``https`` over TLS: each request's ``HTTPRequest.scheme``."""
         # The last reply prepared per HTTP version, reused when an app returns the
         # same immutable Reply again (hello) within the same second (the Date).
         self.memo: dict[bytes, tuple[Reply, Prepared]] = {}
+
+    @property
+    def date(self) -> bytes:
+        """The ``Date`` header value, formatted once per second (``DateClock``)."""
+        return self.clock.date

@@ -154,7 +154,7 @@ class HTTPExchange:
         self.budget = ctx.budget
         self.head = head
         self.request = HTTPRequest(
-            head.method, head.target, head.headers, head.http_version, b"", client
+            head.method, head.target, head.headers, head.http_version, b"", client, ctx.scheme
         )
         self.response = NONE
         self.status = 0
@@ -311,7 +311,7 @@ class HTTPExchange:
         request = self.request
         if payload:
             request = HTTPRequest(
-                head.method, head.target, head.headers, version, payload, self.client
+                head.method, head.target, head.headers, version, payload, self.client, ctx.scheme
             )
         try:
             reply = ctx.app(request)  # type: ignore[operator]

@@ -7,8 +7,9 @@ and protocols do, so that no module imports the one above it:
 - ``EventLoop``: what a transport and a protocol use of it (timers, epoll registration);
 - ``Timed``: anything with a deadline on the loop's timer heap;
 - ``Transport``: one socket, as a protocol sees it;
-- ``ConnectionProtocol``: the protocol, as a transport and the loop see it;
-- ``Reclaimable``: a protocol that may make room at the connection cap.
+- ``ConnectionProtocol``: the protocol, as a transport sees it;
+- ``Connection``: an accepted connection (its transport), as the loop sees it;
+- ``Clock``: what the loop refreshes once per round (the ``Date`` header's clock).
 
 This module imports nothing from the driver.
 """
@@ -19,11 +20,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 __all__ = [
+    "Clock",
+    "Connection",
     "ConnectionProtocol",
     "EventLoop",
     "Loop",
     "ProtocolFactory",
-    "Reclaimable",
     "Timed",
     "Transport",
 ]
@@ -72,9 +74,10 @@ class EventLoop(Loop, Protocol):
         """The socket ``fd`` is closing: drop it from the loop."""
 
     def keep_idle(self, transport: Transport) -> None:
-        """The connection on ``transport`` is kept alive and waits for its next
-        request. At the connection cap the loop closes the connection idle longest
-        to make room for a new client, if it is still ``reclaimable`` then."""
+        """The connection on ``transport`` (``transport.connection``) is kept alive
+        and waits for its next request. At the connection cap the loop closes the
+        connection idle longest to make room for a new client, if it is still
+        ``reclaimable`` then."""
 
 
 class Transport(Protocol):
@@ -93,6 +96,11 @@ class Transport(Protocol):
     def abort(self) -> None: ...
     def set_protocol(self, protocol: ConnectionProtocol) -> None:
         """Hand the socket to another protocol (after a protocol switch)."""
+
+    @property
+    def connection(self) -> Connection:
+        """The connection as the loop knows it: the socket's own transport (this one,
+        or the one under a TLS layer). ``EventLoop.keep_idle`` goes by it."""
 
 
 class ConnectionProtocol(Timed, Protocol):
@@ -113,16 +121,43 @@ class ConnectionProtocol(Timed, Protocol):
     def idle(self) -> bool:
         """Owing the peer nothing: safe to close at shutdown."""
 
-
-class Reclaimable(Protocol):
-    """A protocol the loop may close to make room at the connection cap (HTTP's; a
-    protocol without ``reclaimable``, such as a switched connection's, never is)."""
-
     @property
     def reclaimable(self) -> bool:
         """Kept alive between requests, with nothing sent or received unfinished:
         closing it loses nothing (a client retries a request on a new connection when
-        an idle one closes, RFC 9112 §9.3.1)."""
+        an idle one closes, RFC 9112 §9.3.1). The loop may then close it to make room
+        at the connection cap. Only HTTP's protocol ever says so (not a switched
+        connection, not a TLS handshake)."""
+
+
+class Connection(Protocol):
+    """An accepted connection as the loop sees it: its transport, which answers for
+    its protocol, so that the loop never reaches through one into the other."""
+
+    closed: bool
+
+    @property
+    def idle(self) -> bool:
+        """Its protocol owes the peer nothing (``ConnectionProtocol.idle``)."""
+
+    @property
+    def reclaimable(self) -> bool:
+        """Its protocol may be closed at no loss (``ConnectionProtocol.reclaimable``)."""
+
+    def on_registered(self) -> None:
+        """The loop has registered the socket with epoll (it outlived the read made at
+        accept): its protocol's deadline goes on the timer heap from now on."""
+
+    def on_readable(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Something the loop refreshes once per round, after its poll and before any
+    handler runs (``driver.clock.DateClock``: the ``Date`` header's value)."""
+
+    def on_wake(self) -> None: ...
 
 
 ProtocolFactory = Callable[[], ConnectionProtocol]

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_UDS_MODE",
     "Listener",
     "ListenerError",
+    "from_socket",
     "inherited_listener",
     "parse_listen_env",
     "parse_mode",
@@ -572,3 +573,10 @@ def _interface(index: int) -> str:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
+
+
+def from_socket(sock: socket.socket) -> Listener:
+    """A Listener for a listening socket made by the caller (``driver.Server``'s
+    ``listeners`` may be a bare socket): TCP per worker, any other kind shared."""
+    kind: Kind = "tcp" if sock.family in (socket.AF_INET, socket.AF_INET6) else "fd"
+    return _listener(sock, kind, "")

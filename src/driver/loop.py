@@ -1,7 +1,17 @@
-"""The event loop: one epoll, one listener, a timer heap, ready lists, signals.
+"""The event loop: one epoll, its listeners, a timer heap, ready lists, signals.
 
 No HTTP here: each accepted socket gets a ``SocketTransport`` and a protocol from the
-factory it was given, and the loop talks to both only through ``driver.interfaces``.
+factory it was given, and the loop talks to both only through ``driver.interfaces``:
+to the transport as a ``Connection`` (idle? reclaimable? registered), which answers
+for its protocol. What a server adds runs through the loop, not by inheritance: a
+``Clock`` refreshed after each poll (the ``Date`` header's) and tasks run at the end of
+every round (``every_round``: the access log's flush).
+
+Listeners (``driver.listeners``): TCP sockets are one per worker process
+(``SO_REUSEPORT``); a Unix or inherited socket is one shared by every worker, and is
+registered with ``EPOLLEXCLUSIVE`` when there are several workers, so that a new
+connection wakes one of them, not all. A Unix peer has no address: its transport's
+``client`` is ``("unix:", 0)``, and ``TCP_NODELAY`` / ``TCP_CORK`` are never set on it.
 
 Theory of operation. Each round: ``epoll.poll`` (timeout 0 if callbacks are ready,
 else until the earliest timer); every ready descriptor maps to a bound handler
@@ -43,6 +53,11 @@ sent their first request are never closed to make room: they may be sending it n
 Out of descriptors below the cap (``EMFILE``) nothing is closed either, as in nginx: a
 flood of connections that send nothing would otherwise evict every real client; the
 listener pauses until a connection closes.
+
+Longer than the project's ~400 lines: accepting, making room at the cap, the timer
+heap, signals and shutdown all work on the same few tables (transports, handlers, the
+idle order). Making room (``keep_idle`` to ``_log_room_made``, ``_in_kernel`` and
+``_Alarm``, about 150 lines) is the part to move into an object of its own first.
 """
 
 from __future__ import annotations
@@ -50,9 +65,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import heapq
 import itertools
 import logging
+import operator
 import os
 import select
 import signal
@@ -68,11 +85,13 @@ from types import FrameType
 from typing import Any, Final
 
 from .config import Config, TransportConfig
-from .interfaces import ProtocolFactory, Timed, Transport
+from .forwarded import UNIX_PEER
+from .interfaces import Clock, Connection, ProtocolFactory, Timed, Transport
+from .listeners import Listener, peer_text, unmapped
 from .memory import release_free_memory
 from .transport import EPOLLIN, SocketTransport
 
-__all__ = ["Loop", "make_listener"]
+__all__ = ["Loop"]
 
 log = logging.getLogger("driver")
 
@@ -94,35 +113,77 @@ _TRIM_INTERVAL = 1.0
 # Connections accepted in one round: each is read at once, so a burst of connects
 # (pipelining, perhaps, and resetting) is taken in slices, between other clients.
 _ACCEPTS_PER_ROUND = 16
+_EPOLLEXCLUSIVE: Final = getattr(select, "EPOLLEXCLUSIVE", 1 << 28)
+_TCP: Final = (socket.AF_INET, socket.AF_INET6)
 
 
-def make_listener(config: Config, *, reuse_port: bool = False) -> socket.socket:
-    """A bound, listening, non-blocking socket for ``config.host:config.port``."""
-    infos = socket.getaddrinfo(
-        config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
-    family, kind, proto, _name, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(address)
-        sock.listen(config.backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+def _unix_peer(address: object) -> tuple[str, int]:
+    return UNIX_PEER, 0
+
+
+def _inet6_peer(address: Any) -> tuple[str, int]:
+    return unmapped(address[0]), address[1]
+
+
+class _Listening:
+    """One listener as the loop accepts from it: the raw accept, the ints a socket is
+    built from, how a peer's address is written, what its connections are set up with."""
+
+    __slots__ = ("accept", "fd", "ids", "listener", "mask", "nodelay", "peer", "transport_config")
+
+    def __init__(
+        self, listener: Listener, config: Config, transport_config: TransportConfig
+    ) -> None:
+        sock = listener.socket
+        self.listener = listener
+        self.fd = sock.fileno()
+        # socket.accept() converts family and type to enums on every call; the raw
+        # _accept() plus a socket built from the listener's (cached) ints does not.
+        self.accept: Callable[[], tuple[int, Any]] = sock._accept  # type: ignore[attr-defined]
+        family = int(sock.family)
+        self.ids = (family, int(sock.type), sock.proto)
+        tcp = family in _TCP
+        self.nodelay = tcp and config.nodelay
+        self.peer: Callable[[Any], tuple[str, int]]
+        if family == socket.AF_INET:
+            self.peer = operator.itemgetter(0, 1)
+        elif family == socket.AF_INET6:
+            self.peer = _inet6_peer
+        else:
+            self.peer = _unix_peer
+        # TCP_CORK is a TCP option: a Unix socket refuses it (EOPNOTSUPP).
+        self.transport_config = transport_config if tcp else transport_config.without_cork()
+        self.mask = select.EPOLLIN | (_EPOLLET if config.edge_triggered else 0)
+        if listener.shared and config.workers > 1:
+            self.mask |= _EPOLLEXCLUSIVE  # one worker woken per connection, not all
+
+
+def _no_factory() -> Any:
+    raise RuntimeError("Loop.set_protocol_factory was not called")
 
 
 class Loop:
-    """One process's loop: owns the epoll, the listener and every transport."""
+    """One process's loop: owns the epoll, the listeners and every transport.
 
-    def __init__(self, config: Config, listener: socket.socket, factory: ProtocolFactory) -> None:
+    ``factory`` makes the protocol of each accepted connection; it may be given later
+    (``set_protocol_factory``), since a protocol's shared context usually needs the
+    loop first. ``clock`` is refreshed after every poll."""
+
+    def __init__(
+        self,
+        config: Config,
+        listeners: list[Listener],
+        factory: ProtocolFactory | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        if not listeners:
+            raise ValueError("a loop needs at least one listener")
         self.config = config
-        self.listener = listener
-        self.factory = factory
+        self.listeners = listeners
+        self.factory: ProtocolFactory = factory or _no_factory
+        self.clock = clock
+        self._round_tasks: list[Callable[[], object]] = []
         self.transport_config = TransportConfig(
             recv_size=config.recv_size,
             high_water=config.high_water,
@@ -157,16 +218,28 @@ class Loop:
         self._accepting = False
         # Kept-alive connections waiting for their next request, longest idle first,
         # and those of them set aside for holding bytes in the kernel (see above).
-        self._idle: OrderedDict[Transport, None] = OrderedDict()
-        self._held: OrderedDict[Transport, None] = OrderedDict()
+        self._idle: OrderedDict[Connection, None] = OrderedDict()
+        self._held: OrderedDict[Connection, None] = OrderedDict()
         self._retry = _Alarm(self._look_again)
         self._reclaimed = 0  # since the last log line about it
         self._reclaim_logged = -_RECLAIM_LOG_INTERVAL
+        self._listening = [_Listening(one, config, self.transport_config) for one in listeners]
         self._listen_poll = select.poll()
-        self._listen_poll.register(listener.fileno(), select.POLLIN)
+        for listening in self._listening:
+            self._listen_poll.register(listening.fd, select.POLLIN)
         self._wake_r, self._wake_w = socket.socketpair()
-        self._listener_ids = (int(listener.family), int(listener.type), listener.proto)
         self._signalled = False
+
+    # -- what a server adds -----------------------------------------------------------
+
+    def set_protocol_factory(self, factory: ProtocolFactory) -> None:
+        """Make each accepted connection's protocol with ``factory`` (before ``run``)."""
+        self.factory = factory
+
+    def every_round(self, task: Callable[[], object]) -> None:
+        """Run ``task()`` at the end of every round, after the ready callbacks, and once
+        more as the loop ends (the access log flushes its lines so)."""
+        self._round_tasks.append(task)
 
     # -- the public face (driver.interfaces.Loop) -----------------------------------
 
@@ -220,11 +293,13 @@ class Loop:
             self._start_accepting()
 
     def keep_idle(self, transport: Transport) -> None:
+        # By the socket's own transport (under a TLS layer too): forget() drops it.
+        connection = transport.connection
         idle = self._idle
-        idle[transport] = None
-        idle.move_to_end(transport)  # idle again: the newest
+        idle[connection] = None
+        idle.move_to_end(connection)  # idle again: the newest
         if self._held:
-            self._held.pop(transport, None)
+            self._held.pop(connection, None)
         if not self._accepting and not self.stopping and not self._fd_ceiling:
             # Stopped at the cap: this one can make room for a client in the backlog.
             self._start_accepting()
@@ -243,13 +318,8 @@ class Loop:
             if not idle:
                 return False
             transport, _ = idle.popitem(last=False)
-            # Only HTTP's protocol says (interfaces.Reclaimable); a switched one never is.
-            if (
-                not isinstance(transport, SocketTransport)
-                or transport.closed
-                or not getattr(transport.protocol, "reclaimable", False)
-            ):
-                continue  # busy again: queued anew when next idle
+            if not isinstance(transport, SocketTransport) or not transport.reclaimable:
+                continue  # busy again (or closed): queued anew when next idle
             if _in_kernel(transport.sock):
                 self._held[transport] = None  # looked at again later (_look_again)
                 continue
@@ -287,12 +357,12 @@ class Loop:
         """An exception escaped the code of ``transport``'s connection (a bug, in the
         driver or in what the application handed it): log it with its traceback and
         drop that connection only. Called from an ``except`` block."""
-        host, port = transport.client
-        log.exception("internal error on the connection from %s:%d; closing it", host, port)
+        peer = peer_text(*transport.client)
+        log.exception("internal error on the connection from %s; closing it", peer)
         try:
             transport.abort()
         except Exception:
-            log.exception("closing the connection from %s:%d failed", host, port)
+            log.exception("closing the connection from %s failed", peer)
         fd = transport.fd
         if self.transports.get(fd) is transport:
             # abort() failed part-way: forget the connection all the same.
@@ -303,27 +373,29 @@ class Loop:
     # -- accepting ------------------------------------------------------------------
 
     def _start_accepting(self) -> None:
-        self.epoll.register(self.listener.fileno(), select.EPOLLIN | self.flags)
+        # Registered anew each time (EPOLLEXCLUSIVE refuses EPOLL_CTL_MOD).
+        for listening in self._listening:
+            self.epoll.register(listening.fd, listening.mask)
         self._accepting = True
 
     def _stop_accepting(self) -> None:
         if self._accepting:
-            self.epoll.unregister(self.listener.fileno())
+            for listening in self._listening:
+                self.epoll.unregister(listening.fd)
             self._accepting = False
 
-    def _on_listener(self, mask: int) -> None:
-        # socket.accept() converts family and type to enums on every call; the raw
-        # _accept() plus a socket built from the listener's (cached) ints does not.
-        accept: Callable[[], tuple[int, Any]] = self.listener._accept  # type: ignore[attr-defined]
+    def _on_listener(self, listening: _Listening, mask: int) -> None:
+        accept = listening.accept
         make_socket = socket.socket
-        family, kind, proto = self._listener_ids
+        family, kind, proto = listening.ids
+        peer = listening.peer
         transports = self.transports
         handlers = self.handlers
         register = self.epoll.register
         factory = self.factory
-        transport_config = self.transport_config
+        transport_config = listening.transport_config
         cap = self.config.max_connections
-        nodelay = self.config.nodelay
+        nodelay = listening.nodelay
         for _ in range(_ACCEPTS_PER_ROUND):
             if len(transports) >= cap:
                 if self._idle and not self._pending():
@@ -333,7 +405,7 @@ class Loop:
                         # Not all looked at: the next ones in the next round (level-
                         # triggered, the waiting client raises the listener again).
                         if self.flags & _EPOLLET:
-                            self.call_soon(self._accept_more)
+                            self.call_soon(self._accept_more, listening)
                         return
                     self._stop_accepting()  # until a connection closes or idles
                     if self._held:
@@ -361,7 +433,7 @@ class Loop:
             sock = make_socket(family, kind, proto, fd)
             if nodelay:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = SocketTransport(self, sock, address[:2], factory(), transport_config)
+            transport = SocketTransport(self, sock, peer(address), factory(), transport_config)
             transports[fd] = transport
             handlers[fd] = transport.on_event
             # Read before registering: a client that connects and sends at once (ab,
@@ -374,17 +446,14 @@ class Loop:
             if transport.closed:
                 continue
             register(fd, transport.mask | self.flags)
-            transport.registered = True
-            protocol = transport.protocol
-            if protocol.deadline < protocol.timer_at:
-                self.schedule(protocol)
+            transport.on_registered()
         if self.flags & _EPOLLET:
             # More may be waiting, and no new edge will say so.
-            self.call_soon(self._accept_more)
+            self.call_soon(self._accept_more, listening)
 
-    def _accept_more(self) -> None:
+    def _accept_more(self, listening: _Listening) -> None:
         if self._accepting:
-            self._on_listener(0)
+            self._on_listener(listening, 0)
 
     # -- signals and shutdown ----------------------------------------------------------
 
@@ -414,7 +483,7 @@ class Loop:
         self.stopping = True
         self._stop_accepting()
         for transport in list(self.transports.values()):
-            if not transport.protocol.idle or transport.closed:
+            if transport.closed or not transport.idle:
                 continue
             if transport.mask & EPOLLIN:
                 # A request that has already arrived is answered (with Connection:
@@ -423,7 +492,7 @@ class Loop:
                     transport.on_readable()
                 except Exception:
                     self.fail(transport)
-            if not transport.closed and transport.protocol.idle:
+            if not transport.closed and transport.idle:
                 transport.close()
 
     def stop_threadsafe(self) -> None:
@@ -463,10 +532,13 @@ class Loop:
         self._closed_since_compact = 0
 
     def _failed(self, owner: object) -> None:
-        """A timer or callback raised: fail the connection it belongs to, if any."""
+        """A timer or callback raised: fail the connection it belongs to, if any. The
+        owner is what the callback was bound to: a transport, a TLS layer (each has
+        its ``connection``), or a protocol or exchange (through its ``transport``)."""
         transport = getattr(owner, "transport", owner)
-        if isinstance(transport, SocketTransport) and not transport.closed:
-            self.fail(transport)
+        connection = getattr(transport, "connection", None)
+        if isinstance(connection, SocketTransport) and not connection.closed:
+            self.fail(connection)
         else:
             log.exception("error in a loop callback of %r", owner)
 
@@ -478,7 +550,8 @@ class Loop:
         self.epoll.register(self._wake_r.fileno(), select.EPOLLIN)
         self.handlers[self._eventfd] = self._on_eventfd
         self.epoll.register(self._eventfd, select.EPOLLIN)
-        self.handlers[self.listener.fileno()] = self._on_listener
+        for listening in self._listening:
+            self.handlers[listening.fd] = functools.partial(self._on_listener, listening)
         self._start_accepting()
         previous = {}
         old_wakeup = -1
@@ -496,20 +569,19 @@ class Loop:
             for transport in list(self.transports.values()):
                 transport.abort()
             self._run_ready()  # connection_lost callbacks
-            self.tick()
+            self._end_round()
             self.epoll.close()
-            self.listener.close()
+            for listener in self.listeners:
+                listener.close()  # a Unix path is removed by the process that bound it
             self._wake_r.close()
             self._wake_w.close()
             with self._eventfd_lock:
                 os.close(self._eventfd)
                 self._eventfd_closed = True
 
-    def on_wake(self) -> None:
-        """Called once per round, after the poll (the Date header is refreshed here)."""
-
-    def tick(self) -> None:
-        """Called once per round, after the callbacks (the access log flushes here)."""
+    def _end_round(self) -> None:
+        for task in self._round_tasks:
+            task()
 
     def _run_ready(self) -> None:
         ready = self._ready
@@ -525,6 +597,8 @@ class Loop:
         handlers = self.handlers
         ready = self._ready
         monotonic = time.monotonic
+        clock = self.clock
+        round_tasks = self._round_tasks
         give_up = _NEVER
         while True:
             if self.stopping:
@@ -551,7 +625,8 @@ class Loop:
                 timeout = wait if timeout < 0 else min(timeout, wait)
             events = poll(timeout)
             self.now = monotonic()
-            self.on_wake()
+            if clock is not None:
+                clock.on_wake()
             if self._signalled and not self.stopping:
                 # The signal handler has run, but the wake-up socket may come last in
                 # this batch: stop first, so that a request in the same batch is
@@ -579,7 +654,8 @@ class Loop:
                 # the burst they were allocated in.
                 self._compact()
                 release_free_memory()
-            self.tick()
+            for task in round_tasks:
+                task()
 
 
 def _in_kernel(sock: socket.socket) -> bool:

@@ -62,6 +62,8 @@ class SwitchedConnection:
     def idle(self) -> bool:
         return False  # a live conversation: it gets the grace period at shutdown
 
+    reclaimable = idle  # nor is it closed to make room at the connection cap
+
     def connection_made(self, transport: Transport) -> None:
         self.transport = transport
         self.protocol.connection_made(transport)

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-from .interfaces import ConnectionProtocol, EventLoop, Transport
+from .interfaces import Connection, ConnectionProtocol, EventLoop, Transport
 
 __all__ = [
     "FILE_BUDGET",
@@ -269,6 +269,11 @@ class TLSLayer:
         """Mid-handshake a connection owes nothing: shutdown may drop it."""
         return self.protocol is None or self.protocol.idle
 
+    @property
+    def reclaimable(self) -> bool:
+        """Never mid-handshake (it may be sending its ClientHello now)."""
+        return self.protocol is not None and self.protocol.reclaimable
+
     def on_timeout(self) -> None:
         if self.handshaking and not self.closed:
             log.debug("TLS handshake with %s:%d timed out", *self.client)
@@ -409,6 +414,13 @@ class TLSLayer:
     def set_protocol(self, protocol: ConnectionProtocol) -> None:
         if not self.closed:
             self.protocol = protocol
+
+    @property
+    def connection(self) -> Connection:
+        """The socket transport below: the loop keeps it among the idle connections
+        (and forgets it as it closes), and asks it, so this layer, if it is
+        ``reclaimable``."""
+        return self.lower.connection
 
 
 def tls_factory(

@@ -148,6 +148,26 @@ class SocketTransport:
         self.timer_at = _NEVER
         protocol.connection_made(self)
 
+    # -- what the loop asks (interfaces.Connection) ------------------------------------
+
+    @property
+    def connection(self) -> SocketTransport:
+        return self
+
+    @property
+    def idle(self) -> bool:
+        return self.protocol.idle
+
+    @property
+    def reclaimable(self) -> bool:
+        return self.protocol.reclaimable
+
+    def on_registered(self) -> None:
+        self.registered = True
+        protocol = self.protocol
+        if protocol.deadline < protocol.timer_at:
+            self.loop.schedule(protocol)
+
     # -- reading ------------------------------------------------------------------
 
     def on_event(self, mask: int) -> None:
@@ -584,6 +604,7 @@ class _Gone:
     """The protocol of a closed transport: events that still arrive go nowhere."""
 
     idle = closed = True
+    reclaimable = False
     deadline = timer_at = _NEVER
 
     def _ignore(self, *args: object) -> None:

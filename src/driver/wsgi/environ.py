@@ -105,6 +105,8 @@ class EnvironBuilder:
         host, port = request.client[:2]
         environ["REMOTE_ADDR"] = host
         environ["REMOTE_PORT"] = str(port)
+        if request.scheme == "https":  # over TLS (the adapter's url_scheme otherwise)
+            environ["wsgi.url_scheme"] = "https"
         environ["wsgi.input"] = wsgi_input
         for name, value in request.headers:
             if b"_" in name:
