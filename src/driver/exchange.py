@@ -71,6 +71,9 @@ _CLOSE: Final = (b"Connection", b"close")
 # memo outlives the response, so a large download must not stay referenced by it.
 # StaticFiles' default inline_limit, whose replies its cache keeps anyway.
 _MEMO_LIMIT: Final = 64 * 1024
+# HTTPRequest (a named tuple) made without its Python-level __new__: one per request,
+# 100 instead of 178 ns (python -m timeit, seven fields).
+_new_request: Final = tuple.__new__
 # One pull of an iterable body yields to the other connections after PULL_STEPS gathered
 # writes or PULL_SECONDS, whichever comes first. The steps: a fast generator to a fast
 # client would otherwise be pulled to its end in one go (the transport's WRITE_BUDGET is
@@ -153,8 +156,9 @@ class HTTPExchange:
         self.loop: Loop = ctx.loop
         self.budget = ctx.budget
         self.head = head
-        self.request = HTTPRequest(
-            head.method, head.target, head.headers, head.http_version, b"", client, ctx.scheme
+        self.request: HTTPRequest = _new_request(
+            HTTPRequest,
+            (head.method, head.target, head.headers, head.http_version, b"", client, ctx.scheme),
         )
         self.response = NONE
         self.status = 0
@@ -310,8 +314,9 @@ class HTTPExchange:
         version = head.http_version
         request = self.request
         if payload:
-            request = HTTPRequest(
-                head.method, head.target, head.headers, version, payload, self.client, ctx.scheme
+            request = _new_request(
+                HTTPRequest,
+                (head.method, head.target, head.headers, version, payload, self.client, ctx.scheme),
             )
         try:
             reply = ctx.app(request)  # type: ignore[operator]
@@ -322,7 +327,7 @@ class HTTPExchange:
         if (
             memo is not None
             and memo[0] is reply
-            and memo[1].date is ctx.date
+            and memo[1].date is ctx.clock.date  # (the property ctx.date, unwrapped)
             and head.method != b"HEAD"
             and not ctx.loop.stopping
             and not self.must_close
@@ -370,7 +375,7 @@ class HTTPExchange:
         head = self.head
         version = b"1.1" if head.http_version == b"1.1" else b"1.0"
         ctx = self.ctx
-        date = ctx.date
+        date = ctx.clock.date
         memo = ctx.memo.get(head.http_version)
         try:
             if memo is not None and memo[0] is reply and memo[1].date is date:
