@@ -393,3 +393,23 @@ def running_nginx(args: list[str], port: int, error_log: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Whether ``predicate()`` came true within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def pipe_closed(write_end: int) -> bool:
+    """Whether the read end of the pipe whose write end is ``write_end`` is closed
+    (checked without fd-number races: a write to a pipe nobody reads is EPIPE)."""
+    try:
+        os.write(write_end, b"x")
+    except BrokenPipeError:
+        return True
+    return False

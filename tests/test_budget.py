@@ -23,7 +23,7 @@ import driver.cli
 from driver.budget import Budget
 from driver.config import TransportConfig
 from driver.gather import STEP, gather
-from driver.replies import asks_to_close
+from driver.reply_events import asks_to_close
 from driver.spool import SpooledBody
 from driver.transport import SocketTransport
 

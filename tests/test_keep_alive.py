@@ -166,38 +166,6 @@ def test_peer_half_close_after_request_still_lets_us_respond() -> None:
     assert wire.endswith(b"Connection: close\r\n\r\n")
 
 
-def test_expect_100_continue_is_visible_to_http11_only() -> None:
-    conn = sansio.Connection(sansio.SERVER)
-    feed(
-        conn,
-        [b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-Continue\r\n\r\n"],
-    )
-    assert conn.they_are_waiting_for_100_continue
-    wire = conn.send(sansio.InformationalResponse(100, reason=b"Continue"))
-    assert wire == b"HTTP/1.1 100 Continue\r\n\r\n"
-    assert not conn.they_are_waiting_for_100_continue
-    conn = sansio.Connection(sansio.SERVER)
-    feed(
-        conn,
-        [b"PUT / HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"],
-    )
-    # RFC 9110 §10.1.1: a server MUST ignore 100-continue from an HTTP/1.0 client.
-    assert not conn.they_are_waiting_for_100_continue
-    with pytest.raises(sansio.LocalProtocolError, match=r"HTTP/1\.1 peers"):
-        conn.send(sansio.InformationalResponse(100))
-
-
-def test_receiving_body_data_ends_the_wait_for_100_continue() -> None:
-    conn = sansio.Connection(sansio.SERVER)
-    feed(
-        conn,
-        [b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"],
-    )
-    assert conn.they_are_waiting_for_100_continue
-    assert feed(conn, [b"ok"]) == [Data(b"ok")]
-    assert not conn.they_are_waiting_for_100_continue
-
-
 def test_client_reuses_a_kept_alive_connection() -> None:
     conn = sansio.Connection(sansio.CLIENT)
     for n in range(3):

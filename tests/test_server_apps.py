@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from driver.static import _http_date, _parse_range
+from driver.conditions import parse_http_date as _http_date
+from driver.conditions import parse_range as _parse_range
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,10 @@ from server_helpers import (
 
 __all__ = ["app_dir", "trigger"]  # fixtures used by this module
 
+MiB = 1024 * 1024
+_GET = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
+_LAST = b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
 
 @pytest.fixture(scope="module")
 def server(app_dir: Path, trigger: list[str]) -> Iterator[ServerProcess]:
@@ -460,3 +464,91 @@ def test_head_reply_may_announce_a_length_it_does_not_send(native: ThreadedServe
     assert b"Content-Length: 100\r\n" in response and response.endswith(b"\r\n\r\n")
     # The same reply to a GET would lie about its body.
     assert _get(native, b"/head-length").startswith(b"HTTP/1.0 500 ")
+
+
+def test_an_empty_file_body_is_an_empty_200_and_keeps_the_connection(
+    trigger: list[str], tmp_path: os.PathLike[str]
+) -> None:
+    # Reply(200, body=FileBody(fd, 0, 0)) is legal (count >= 0), e.g. an empty file
+    # served by an app. The transport queues a 0-byte sendfile job; os.sendfile returns
+    # 0, read as "file shrank", and the connection is aborted right after the head: the
+    # next pipelined request is never answered.
+    empty = os.path.join(os.fspath(tmp_path), "empty")
+    open(empty, "wb").close()
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/empty":
+            return driver.Reply(200, (), driver.FileBody(os.open(empty, os.O_RDONLY), 0, 0))
+        return driver.Reply(200, (), b"ok")
+
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_GET % b"empty" + _LAST)
+        response = read_until_close(sock)
+    assert response.count(b" 200 OK\r\n") == 2, response
+    assert response.endswith(b"\r\n\r\nok")
+
+
+def test_an_iterable_that_fails_before_its_first_item_gets_a_500(trigger: list[str]) -> None:
+    # _send_prepared writes the head, then pulls. An iterable that raises on its first
+    # next() (a template error, a failed query) makes the server abort a connection
+    # whose head it has only queued: the client gets no bytes at all ("empty reply"),
+    # where a 500 was still possible (waitress and gunicorn pull the first item before
+    # they send the head; PEP 3333 asks for exactly that).
+    def failing() -> Iterator[bytes]:
+        raise RuntimeError("boom before any byte")
+        yield b""  # pragma: no cover
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        return driver.Reply(200, (), failing())
+
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_LAST)
+        response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.1 500 "), response
+
+
+def test_an_iterable_whose_first_item_is_not_bytes_gets_a_500_and_an_empty_one_a_200(
+    trigger: list[str],
+) -> None:
+    # The first item is taken before the head (finding 5): a wrong type there is still
+    # a 500; an iterable with no non-empty item is an empty body on a kept connection.
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/empty":
+            return driver.Reply(200, (), iter([b"", b""]))
+        return driver.Reply(200, (), iter(["text"]))  # type: ignore[arg-type]
+
+    with threaded_server(app, trigger) as server, server.connect() as sock:
+        sock.sendall(_GET % b"empty" + _LAST)
+        response = read_until_close(sock)
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n"), response
+    assert b"\r\n\r\n0\r\n\r\nHTTP/1.1 500 " in response, response
+
+
+class _BigReply(driver.Reply):
+    """A Reply that can be weakly referenced (to see who keeps it)."""
+
+
+def test_a_large_reply_is_not_kept_after_its_response(trigger: list[str]) -> None:
+    # ServerContext.memo keeps the last bytes Reply per HTTP version (for hello's hot
+    # path) whatever its size: a 64 MiB download stays in memory until another bytes
+    # reply of the same version replaces it, possibly forever.
+    import gc
+    import weakref
+
+    refs: list[weakref.ref[_BigReply]] = []
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        if request.target == b"/big":
+            reply = _BigReply(200, (), b"x" * (64 * MiB))
+            refs.append(weakref.ref(reply))
+            return reply
+        return driver.Reply(200, (), iter([b"small"]))  # not a bytes reply
+
+    with threaded_server(app, trigger) as server:
+        with server.connect(timeout=10) as sock:
+            sock.sendall(_GET % b"big" + _LAST)
+            response = read_until_close(sock)
+        assert len(response) > 64 * MiB
+        gc.collect()
+        kept = bool(refs) and refs[0]() is not None
+        assert refs and not kept, "the 64 MiB reply is still referenced"

@@ -241,3 +241,54 @@ def test_descriptors_running_out_is_503_for_a_listing_too(
     monkeypatch.setattr(os, "scandir", no_descriptors)
     reply = app(_request(b"/d/"))
     assert reply.status == 503
+
+
+def test_a_cached_large_file_swapped_for_a_symlink_after_its_stat_is_not_served(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # StaticFiles._cached checks os.stat(entry.path) against the cached identity, then
+    # os.open(entry.path) (following symlinks) and sends what it opened, sized by the
+    # cache. A file replaced by a symlink out of the root between the two calls is
+    # served. Opening first and comparing os.fstat(fd) with the entry closes the race.
+    from driver.static import StaticFiles
+
+    base = os.fspath(tmp_path)
+    root = os.path.join(base, "root")
+    outside = os.path.join(base, "outside")
+    os.mkdir(root)
+    os.mkdir(outside)
+    public = os.path.join(root, "big.bin")
+    secret = os.path.join(outside, "secret.bin")
+    with open(public, "wb") as f:
+        f.write(b"p" * 100_000)  # above inline_limit: served by descriptor
+    with open(secret, "wb") as f:
+        f.write(b"S" * 100_000)
+    app = StaticFiles(root)
+    request = driver.HTTPRequest(b"GET", b"/big.bin", (), b"1.1", b"", ("127.0.0.1", 1))
+    first = app(request)
+    assert isinstance(first.body, driver.FileBody)
+    os.close(first.body.fd)
+
+    stat_before = os.stat(public)
+    real_stat = os.stat
+    swapped: list[bool] = []
+
+    def stat_then_swap(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        # The swap lands right after the cache's stat: the race, made deterministic.
+        if path == public and not swapped:
+            swapped.append(True)
+            os.unlink(public)
+            os.symlink(secret, public)
+            return stat_before
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat_then_swap)
+    reply = app(request)
+    monkeypatch.undo()
+    body = reply.body
+    if isinstance(body, driver.FileBody):
+        served = os.pread(body.fd, 16, body.offset)
+        os.close(body.fd)
+    else:
+        served = bytes(body)[:16]  # type: ignore[arg-type]
+    assert b"S" not in served, "a file outside the root was served"

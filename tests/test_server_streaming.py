@@ -12,18 +12,31 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import driver
+import sansio
 
-from server_helpers import read_response, read_until_close, threaded_server, trigger
+from server_helpers import (
+    pipe_closed,
+    read_response,
+    read_until_close,
+    threaded_server,
+    trigger,
+    wait_for,
+)
 
 __all__ = ["trigger"]  # fixture used by this module
+
+_GET = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
+_LAST = b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 MiB = 1024 * 1024
 
@@ -388,3 +401,198 @@ def test_a_callback_that_raises_fails_only_its_connection(
     assert any("internal error on the connection" in r.getMessage() for r in caplog.records)
     app.handler = lambda exchange: exchange.respond(driver.Reply(200, (), b"fine"))
     assert _exchange(port, b"GET / HTTP/1.0\r\n\r\n").endswith(b"\r\n\r\nfine")
+
+
+class _Holder:
+    """A streaming app that keeps its exchange and answers nothing (yet)."""
+
+    def __init__(self) -> None:
+        self.exchange: driver.Exchange | None = None
+        self.arrived = threading.Event()
+
+    def handle_exchange(self, exchange: driver.Exchange) -> None:
+        self.exchange = exchange
+        self.arrived.set()
+
+
+def _closed_exchange(server: object, app: _Holder) -> driver.Exchange:
+    """An exchange whose client has come and gone."""
+    with server.connect() as sock:  # type: ignore[attr-defined]
+        sock.sendall(_GET % b"slow")
+        assert app.arrived.wait(5)
+        # A reset, so that the server notices at once (a FIN after a complete request
+        # is taken for a half-close, see the notes).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    exchange = app.exchange
+    assert exchange is not None
+    assert wait_for(lambda: exchange.closed)
+    return exchange
+
+
+def test_respond_with_a_file_after_the_client_left_closes_the_fd(trigger: list[str]) -> None:
+    # interface.md: "the server closes the fd" and methods after close are no-ops.
+    # HTTPExchange.send_file closes the body when not live; respond() does not: a
+    # worker thread that answers with a FileBody after a disconnect leaks the fd.
+    app = _Holder()
+    read_end, write_end = os.pipe()
+    try:
+        with threaded_server(app, trigger) as server:
+            exchange = _closed_exchange(server, app)
+            reply = driver.Reply(200, (), driver.FileBody(read_end, 0, 1))
+            exchange.loop.call_soon_threadsafe(exchange.respond, reply)
+            assert wait_for(lambda: pipe_closed(write_end), 2), "the FileBody's fd was leaked"
+    finally:
+        os.close(write_end)
+
+
+def test_respond_with_an_iterable_after_the_client_left_closes_it(trigger: list[str]) -> None:
+    # interface.md: an iterable body's close() "is called when it is exhausted or the
+    # connection dies". respond() on a closed exchange drops it without close().
+    app = _Holder()
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"never sent"
+
+        def close(self) -> None:
+            closed.set()
+
+    with threaded_server(app, trigger) as server:
+        exchange = _closed_exchange(server, app)
+        exchange.loop.call_soon_threadsafe(exchange.respond, driver.Reply(200, (), Body()))
+        assert closed.wait(2), "the iterable's close() was never called"
+
+
+def test_abort_after_end_does_not_truncate_the_response(trigger: list[str]) -> None:
+    # exchange.py: "once the exchange is finished (its response ended ...) every method
+    # is a silent no-op". abort() only checks `closed`; until the next cycle the
+    # exchange is still current, so abort() drops the queued tail of a response that
+    # end() completed (a WSGI adapter whose iterable's close() raised would do this).
+    size = 32 * MiB
+    piece = b"x" * MiB
+
+    class App:
+        def handle_exchange(self, exchange: driver.Exchange) -> None:
+            exchange.start_response(200, ((b"content-length", b"%d" % size),))
+            for _ in range(size // MiB):
+                exchange.write(piece)
+            exchange.end()
+            exchange.abort()  # late: must not disturb a finished response
+
+    with threaded_server(App(), trigger) as server, server.connect(timeout=10) as sock:
+        sock.sendall(_LAST)
+        buffered = bytearray()
+        try:
+            status, _headers, body = read_response(sock, buffered)
+        except ConnectionError as exc:
+            pytest.fail(f"the finished response was cut: {exc}")
+    assert status == b"HTTP/1.1 200 OK"
+    assert len(body) == size
+
+
+def _read_to_end(sock: socket.socket) -> tuple[bytes, bool]:
+    """(what arrived, whether the connection ended with a reset rather than a FIN)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+
+
+def test_an_aborted_close_delimited_response_ends_with_a_reset(trigger: list[str]) -> None:
+    # An HTTP/1.0 response without Content-Length ends when the connection closes.
+    # SocketTransport.abort() is sock.close() with nothing to say "failed": the client
+    # gets a FIN, so a response cut by an application error after its head (or by a
+    # Content-Length mismatch, a bad FileBody, the grace period) is taken as complete.
+    # An abort must reset (SO_LINGER 0), as nginx's reset_timedout_connection does.
+    class App:
+        def handle_exchange(self, exchange: driver.Exchange) -> None:
+            exchange.start_response(200, ((b"content-type", b"text/plain"),))
+            exchange.write(b"the first half of a report")
+            exchange.loop.call_soon(exchange.abort)  # the producer failed
+
+    with threaded_server(App(), trigger) as server, server.connect() as sock:
+        sock.sendall(b"GET /report HTTP/1.0\r\n\r\n")
+        data, reset = _read_to_end(sock)
+    assert b"HTTP/1.0 200 OK\r\n" in data or reset
+    assert reset, f"a cut response ended with a clean close: {data!r}"
+
+
+class _FakeTransport:
+    """Just enough of ``interfaces.Transport`` for a protocol driven by hand."""
+
+    client = ("127.0.0.1", 1)
+    closed = False
+
+    @property
+    def connection(self) -> Any:
+        raise AssertionError("the loop is not involved here")
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def sendfile(self, fd: int, offset: int, count: int) -> None:
+        os.close(fd)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def write_eof(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: object) -> None:
+        pass
+
+
+def test_producer_pause_and_resume_alternate() -> None:
+    # asyncio's contract (FlowControlMixin asserts it): pause_writing() and
+    # resume_writing() alternate. HTTPProtocol.resume_writing defers the producer's
+    # resume to the ready list (_resume) but clears write_paused at once; a write that
+    # crosses high water again before _resume runs (a chunk a worker thread queued with
+    # call_soon_threadsafe before it saw the pause) calls pause_writing() a second
+    # time, and _resume then skips the resume: the producer sees pause, pause.
+    from driver.exchange import HTTPExchange
+    from driver.protocol import HTTPProtocol
+
+    config = driver.Config(host="127.0.0.1", port=0, access_log=False)
+    listener = driver.make_listener(config)
+    server = driver.Server(lambda request: driver.Reply(200, (), b""), config, listener)
+    try:
+        protocol = HTTPProtocol(server.context)
+        protocol.connection_made(_FakeTransport())
+        exchange = HTTPExchange(protocol, sansio.Request(b"GET", b"/", ((b"host", b"a"),), b"1.1"))
+        protocol.exchange = exchange
+        calls: list[str] = []
+        exchange.set_producer(lambda: calls.append("pause"), lambda: calls.append("resume"))
+
+        # What SocketTransport does: above high water, drained, above again, drained.
+        protocol.pause_writing()
+        protocol.resume_writing()
+        protocol.pause_writing()  # before the ready list ran
+        server.loop._run_ready()
+        protocol.resume_writing()
+        server.loop._run_ready()
+    finally:
+        listener.close()
+        server.loop.epoll.close()
+        os.close(server.loop._eventfd)
+        server.loop._wake_r.close()
+        server.loop._wake_w.close()
+    assert calls == ["pause", "resume", "pause", "resume"], calls

@@ -5,11 +5,14 @@ runs in both epoll trigger modes.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+import driver
 
 from server_helpers import (
     ServerProcess,
@@ -17,10 +20,15 @@ from server_helpers import (
     read_response,
     read_until_close,
     running_server,
+    threaded_server,
     trigger,
 )
 
 __all__ = ["app_dir", "trigger"]  # fixtures used by this module
+
+MiB = 1024 * 1024
+_GET = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
+_LAST = b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 TIMEOUT = 0.5
 BIG = 32 * 1024 * 1024  # more than loopback socket buffers hold
@@ -158,3 +166,45 @@ def test_408_on_a_kept_alive_request_says_connection_close(
     assert head_out.startswith(b"HTTP/1.0 408 "), response
     assert b"\r\nConnection: close" in head_out
     assert b"keep-alive" not in head_out.lower()
+
+
+def test_a_pipelined_request_does_not_cut_a_slow_download_at_the_header_timeout(
+    trigger: list[str],
+) -> None:
+    # A bytes or file reply ends at once (response ENDED, phase IDLE) while its bytes sit
+    # in the transport's queue. The next pipelined request's first bytes move the phase
+    # to HEAD and arm header_timeout; when it fires, on_timeout sees queued output and
+    # aborts: the download in progress is cut although the client reads steadily (the
+    # transport's write timeout, which is what should judge a slow reader, never fired).
+    size = 8 * MiB
+    payload = b"d" * size
+
+    def app(request: driver.HTTPRequest) -> driver.Reply:
+        return driver.Reply(200, (), payload)
+
+    with threaded_server(app, trigger, header_timeout=1.0, body_timeout=30.0) as server:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", server.port))
+        with sock:
+            sock.sendall(_GET % b"one")
+            received = 0
+            chunks: list[bytes] = []
+            pipelined = False
+            while True:  # a steady reader: about 3 MB/s, 2.7 s for the first response
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+                if not pipelined:  # the next request, sent while the first downloads
+                    sock.sendall(_LAST)
+                    pipelined = True
+                if received < size:
+                    time.sleep(0.02)
+    heads = b"".join(chunks).count(b"HTTP/1.1 200 OK\r\n")
+    assert heads == 2 and received > 2 * size, f"cut after {received} bytes"

@@ -18,7 +18,7 @@ from wsgiref.validate import validator
 import pytest
 
 from driver.wsgi import FileWrapper, WSGIAdapter
-from driver.wsgi_threaded import Outbox
+from driver.wsgi.steps import StepQueue
 
 from wsgi_apps.fakes import FakeExchange, FakeLoop
 
@@ -749,7 +749,7 @@ def test_inline_mode_spools_a_large_body(loop: FakeLoop) -> None:
 
 def test_steps_posted_together_wake_the_loop_once(loop: FakeLoop) -> None:
     """The outbox wakes the loop once per batch of steps, not once per step."""
-    outbox = Outbox(loop)
+    outbox = StepQueue(loop, threadsafe=True)
     ran: list[int] = []
     gate = threading.Event()
     loop.call_soon_threadsafe(gate.wait, 5)  # the loop is busy elsewhere

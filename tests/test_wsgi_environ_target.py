@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from driver.app import HTTPRequest
-from driver.wsgi_environ import EnvironBuilder
+from driver.wsgi.environ import EnvironBuilder
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from driver.wsgi_input import WSGIInput
+from driver.wsgi.input import WSGIInput
 
 HIGH_WATER = 64 * 1024
 PIECE = 16 * 1024

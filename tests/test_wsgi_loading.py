@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from driver.threadpool import ThreadPool
-from driver.wsgi import AppLoadError, load_app
+from driver.app_loader import AppLoadError, load_app
+from driver.wsgi.threadpool import ThreadPool
 
 
 @pytest.fixture

@@ -14,11 +14,13 @@ per-connection bound, from one number), ``gather``, ``spool`` and ``spill`` (wha
 connection holds, and where it goes when it does not fit), ``interfaces`` (the typed
 seams between the layers), ``loop`` (epoll, timers, ready lists), ``transport`` (one
 socket), ``listeners`` (TCP, Unix, inherited and systemd sockets), ``tls`` (TLS over
-``ssl.MemoryBIO``), ``clock`` (the ``Date`` header), ``protocol``, ``response``,
-``exchange`` and ``context`` (one connection's HTTP), ``replies`` (replies to core
-events), ``server`` (``Server``, ``serve`` and workers), ``static`` and
-``conditions`` (files, dates, ETags, ranges), ``hello``, ``wsgi``, ``log``,
-``responses``, ``cli``.
+``ssl.MemoryBIO``), ``clock`` (the ``Date`` header), ``protocol`` (one connection's
+HTTP: the event pump, phases, timeouts), ``exchange`` (one request and its response),
+``context`` (what the connections of a server share), ``reply_events`` (a ``Reply``
+into the core's events), ``server_replies`` (the server's own errors and ``100
+Continue``), ``server`` (``Server``, ``serve`` and workers), ``static`` and
+``conditions`` (files, HTTP-dates, ETags, ranges), ``hello``, ``wsgi`` (a package:
+PEP 3333), ``app_loader`` (``--wsgi module:app``), ``log``, ``cli``.
 """
 
 from .app import (

@@ -7,7 +7,7 @@ must not block for long. An application that never reads the body says so with a
 ``takes_body = False`` attribute (``@takes_no_body`` sets it on a function): it is
 then called as soon as the head is complete, with an empty ``request.body``, and the
 body is discarded while its answer goes out, never stored (static files and ``--hello``
-do this); past ``driver.protocol.DISCARD_LIMIT`` (1 MiB) of discarded body, the
+do this); past ``driver.exchange.DISCARD_LIMIT`` (1 MiB) of discarded body, the
 connection closes after the answer. The reply is a status, headers and a body: ``bytes``, a
 ``FileBody`` (an open descriptor, sent with ``os.sendfile`` and closed by the server),
 or an iterable of ``bytes`` pulled one item at a time only while the connection's

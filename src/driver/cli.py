@@ -478,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
 
         app, what = hello_app, "hello"
     elif args.wsgi:
-        from .wsgi import AppLoadError, load_app, serve_wsgi
+        from .app_loader import AppLoadError, load_app
+        from .wsgi import serve_wsgi
 
         sys.path.insert(0, os.getcwd())
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from .replies import http_date
+from .conditions import format_http_date as http_date
 
 __all__ = ["DateClock"]
 

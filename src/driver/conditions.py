@@ -15,13 +15,15 @@ import calendar
 import datetime
 import re
 import time
+from email.utils import formatdate
 from typing import Final
 
 __all__ = [
     "CONDITION_FIELDS",
     "combined_fields",
     "etag_matches",
-    "http_date",
+    "format_http_date",
+    "parse_http_date",
     "parse_range",
     "precondition",
     "requested_range",
@@ -71,8 +73,14 @@ _ASCTIME_DATE: Final = re.compile(
 )
 
 
-def http_date(value: bytes) -> int | None:
-    """The POSIX time of an HTTP-date, or ``None`` if ``value`` is not one."""
+def format_http_date(now: float) -> bytes:
+    """``now`` (POSIX time) as an IMF-fixdate, the form of ``Date`` (RFC 9110 §5.6.7)."""
+    return formatdate(now, usegmt=True).encode("ascii")
+
+
+def parse_http_date(value: bytes) -> int | None:
+    """The POSIX time of an HTTP-date in any of its three forms (RFC 9110 §5.6.7), or
+    ``None`` if ``value`` is not one."""
     if match := _IMF_FIXDATE.fullmatch(value):
         day, month, year, hour, minute, second = match.groups()
         full_year = int(year)
@@ -180,7 +188,7 @@ def precondition(headers: Headers, mtime: int, etag: bytes) -> int | None:
             return 412
     else:
         since = fields.get(b"if-unmodified-since")
-        when = None if since is None else http_date(since)
+        when = None if since is None else parse_http_date(since)
         if when is not None and mtime > when:
             return 412
     if_none_match = fields.get(b"if-none-match")
@@ -188,7 +196,7 @@ def precondition(headers: Headers, mtime: int, etag: bytes) -> int | None:
         # If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3).
         return 304 if etag_matches(if_none_match, etag) else None
     since = fields.get(b"if-modified-since")
-    when = None if since is None else http_date(since)
+    when = None if since is None else parse_http_date(since)
     if when is not None and mtime <= when:
         return 304
     return None
@@ -206,6 +214,6 @@ def requested_range(
     if range_value is None:
         return None
     if_range = fields.get(b"if-range")
-    if if_range is not None and if_range != etag and http_date(if_range) != mtime:
+    if if_range is not None and if_range != etag and parse_http_date(if_range) != mtime:
         return None
     return parse_range(range_value, size)

@@ -9,7 +9,7 @@ from .budget import Budget
 from .clock import DateClock
 from .interfaces import EventLoop
 from .log import AccessLog
-from .replies import Prepared
+from .reply_events import Prepared
 
 __all__ = ["ServerContext"]
 

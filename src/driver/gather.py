@@ -16,7 +16,7 @@ without a copy).
 
 Only for producers that never block (an iterable pulled on the loop thread): a WSGI
 worker's items are gathered by the loop from what the worker has already posted
-(``driver.wsgi_threaded``), so a slow producer's item is never held back waiting for
+(``driver.wsgi.threaded``), so a slow producer's item is never held back waiting for
 the next.
 """
 

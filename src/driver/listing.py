@@ -9,7 +9,7 @@ a moment before), ``LISTING_BATCH`` entries at a time:
   body with a Content-Length;
 - a larger one streams in directory order, an iterable body that the server pulls a
   batch at a time, only while the connection's output is below its high-water mark
-  (see ``driver.response``). Sorting it would need every name in memory before the
+  (see ``driver.exchange``). Sorting it would need every name in memory before the
   first byte goes out (8 MB for 100,000 names, per client), which is what a listing
   must not cost; the page says it is not sorted.
 

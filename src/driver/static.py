@@ -59,12 +59,10 @@ from typing import Final
 from . import conditions
 from .app import FileBody, Headers, HTTPRequest, Reply
 from .listing import MAX_LISTING_ENTRIES, list_directory
-from .responses import error_reply
+from .server_replies import error_reply
 
 __all__ = ["StaticFiles"]
 
-_http_date = conditions.http_date
-_parse_range = conditions.parse_range
 _ALLOWED: Final = (b"GET", b"HEAD")
 _CONDITIONS: Final = conditions.CONDITION_FIELDS - {b"if-range"}
 CACHE_ENTRIES: Final = 256

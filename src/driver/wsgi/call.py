@@ -12,51 +12,30 @@ The head leaves with the first non-empty piece of the body (or at the end), as P
 asks, so that an application may still replace it through ``exc_info``. When the first
 piece is the whole body (the application said so with ``Content-Length``, or returned a
 list), head, body and end leave in one step, and the server can send them in one write.
+``start_response``'s arguments are checked and converted by ``driver.wsgi.head``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from .app import Exchange, FileBody, Headers, HTTPRequest, Reply
-from .replies import asks_to_close
-from .responses import error_reply
-from .wsgi_input import ClientDisconnected
+from ..app import Exchange, FileBody, Headers, HTTPRequest, Reply
+from ..server_replies import error_reply
+from .head import Head, parse_head
+from .input import ClientDisconnected
 
-__all__ = ["Exchange", "FileWrapper", "Head", "WSGICall", "has_body", "parse_head"]
+__all__ = ["Exchange", "FileWrapper", "WSGICall", "has_body"]
 
 log = logging.getLogger("driver.wsgi")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Write]], Iterable[bytes]]
-
-
-# PEP 3333's hop-by-hop headers: framing and persistence are the server's business
-# (a Connection field that says close is passed on: the server honours it).
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-# RFC 9110 §5.1: field-name = token; §5.5: field-value = VCHAR / obs-text / SP / HTAB.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_STATUS = re.compile(r"([1-9][0-9][0-9])(?: (.*))?\Z", re.DOTALL)
-_NO_BODY_STATUS = frozenset({204, 304})
 
 
 def has_body(request: HTTPRequest) -> bool:
@@ -68,106 +47,6 @@ def has_body(request: HTTPRequest) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
-
-
-class Head:
-    """A response head as the application gave it, converted for the ``Exchange``."""
-
-    __slots__ = ("content_length", "headers", "reason", "status")
-
-    def __init__(self, status: int, reason: bytes, headers: Headers, length: int | None) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.content_length = length
-
-    def with_length(self, length: int) -> Headers:
-        """The headers, with a Content-Length of ``length`` unless the application set
-        one or the status forbids one (1xx, 204, 304)."""
-        if self.content_length is not None or self.status < 200:
-            return self.headers
-        if self.status in _NO_BODY_STATUS:
-            return self.headers
-        return (*self.headers, (b"content-length", b"%d" % length))
-
-
-# Conversions of statuses and header fields seen before: most responses repeat them
-# (Content-Type, Cache-Control, ...), and a dict lookup is several times cheaper than
-# checking and encoding again. Bounded: only short items, and cleared when full.
-_STATUSES: dict[str, tuple[int, bytes]] = {}
-_FIELDS: dict[tuple[str, str], tuple[tuple[bytes, bytes], int] | None] = {}
-_CACHE_LIMIT = 2048
-_CACHED_VALUE_SIZE = 200
-
-
-def _status(status: object) -> tuple[int, bytes]:
-    if type(status) is not str:
-        raise TypeError(f"status must be a str, got {status!r}")
-    cached = _STATUSES.get(status)
-    if cached is not None:
-        return cached
-    match = _STATUS.match(status)
-    if match is None or _CTL.search(status):
-        raise ValueError(f"invalid status line {status!r}: expected '200 OK'")
-    result = int(match.group(1)), (match.group(2) or "").strip().encode("latin-1")
-    if len(_STATUSES) >= _CACHE_LIMIT:
-        _STATUSES.clear()
-    _STATUSES[status] = result
-    return result
-
-
-def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
-    """One header field converted, with its Content-Length (-1 if it is another
-    field), or None for a hop-by-hop field."""
-    if type(item) is not tuple or len(item) != 2:
-        raise TypeError(f"header {item!r} is not a (name, value) tuple")
-    name, value = item
-    if type(name) is not str or type(value) is not str:
-        raise TypeError(f"header {item!r}: name and value must be str")
-    if not _TOKEN.match(name):
-        raise ValueError(f"invalid header name {name!r}")
-    if _CTL.search(value):
-        raise ValueError(f"invalid character in the value of header {name!r}: {value!r}")
-    lower = name.lower()
-    result: tuple[tuple[bytes, bytes], int] | None = None
-    if lower not in _HOP_BY_HOP:
-        stripped = value.strip(" \t")
-        length = -1
-        if lower == "content-length":
-            if not stripped.isdigit() or not stripped.isascii():
-                raise ValueError(f"invalid Content-Length {value!r}")
-            length = int(stripped)
-        result = (lower.encode("ascii"), stripped.encode("latin-1")), length
-    elif lower == "connection" and asks_to_close(value.encode("latin-1")):
-        result = (b"connection", b"close"), -1
-    if len(value) <= _CACHED_VALUE_SIZE:
-        if len(_FIELDS) >= _CACHE_LIMIT:
-            _FIELDS.clear()
-        _FIELDS[item] = result
-    return result
-
-
-def parse_head(status: object, headers: object) -> Head:
-    """Check and convert ``start_response``'s arguments (ValueError/TypeError if bad).
-
-    Values are stripped of surrounding spaces and tabs, as a client's parser would (they
-    are not part of the value, RFC 9110 §5.5); hop-by-hop fields are dropped."""
-    code, reason = _status(status)
-    if type(headers) is not list:
-        raise TypeError(f"headers must be a list of (name, value) tuples, got {headers!r}")
-    converted: list[tuple[bytes, bytes]] = []
-    length: int | None = None
-    fields = _FIELDS
-    for item in headers:
-        try:
-            known = fields[item]
-        except (KeyError, TypeError):  # new, or not a (hashable) tuple at all
-            known = _field(item)
-        if known is not None:
-            converted.append(known[0])
-            if known[1] >= 0:
-                length = known[1]
-    return Head(code, reason, tuple(converted), length)
 
 
 class FileWrapper:
@@ -223,6 +102,7 @@ class WSGICall:
         "head_posted",
         "result",
         "single",
+        "watching",
     )
 
     def __init__(self, app: WSGIApp, exchange: Exchange) -> None:
@@ -235,6 +115,7 @@ class WSGICall:
         self.gone = False  # the connection closed: stop producing
         self.result: Iterable[bytes] | None = None
         self.single = False  # the result says it has one item (its first is the body)
+        self.watching = False  # on_close done
 
     # -- how steps reach the loop (subclasses) ---------------------------------------
 
@@ -247,6 +128,16 @@ class WSGICall:
 
     def _finished(self) -> None:
         """The loop-side end of the call: the request body is no longer wanted."""
+
+    def _connection_lost(self) -> None:
+        """The connection closed (loop thread, from ``Exchange.on_close``)."""
+        raise NotImplementedError
+
+    def _watch_close(self) -> None:
+        """Hear of a close (once): only calls that wait for something need to."""
+        if not self.watching:
+            self.watching = True
+            self.exchange.on_close(self._connection_lost)
 
     # -- PEP 3333 callables ------------------------------------------------------------
 

@@ -1,9 +1,10 @@
-"""A WSGI call on a pool thread, and the outbox that carries its steps to the loop.
+"""A WSGI call on a pool thread; its steps reach the loop through a ``StepQueue``.
 
 The pool thread runs the application and pulls its iterable; every ``Exchange`` call
-happens on the loop thread, in steps posted to the ``Outbox``. The outbox wakes the
-loop with one ``call_soon_threadsafe`` (an eventfd write) for however many steps were
-posted before the loop ran them, so a busy server wakes once per batch, not per step.
+happens on the loop thread, in steps posted to the adapter's thread-safe ``StepQueue``
+(``driver.wsgi.steps``), which wakes the loop with one ``call_soon_threadsafe`` (an
+eventfd write) for however many steps were posted before the loop ran them, so a busy
+server wakes once per batch, not per step.
 
 Flow control, both ways, with the worker blocking and the loop never waiting:
 
@@ -39,11 +40,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .app import Exchange, Headers
-from .wsgi_call import Head, WSGIApp, WSGICall, has_body
-from .wsgi_input import EMPTY_INPUT, ClientDisconnected, WSGIInput
+from ..app import Exchange, Headers
+from .call import WSGIApp, WSGICall, has_body
+from .environ import EnvironFactory
+from .head import Head
+from .input import EMPTY_INPUT, ClientDisconnected, WSGIInput
+from .steps import StepQueue
 
-__all__ = ["OUTPUT_SHARE", "Outbox", "ThreadedCall"]
+__all__ = ["OUTPUT_SHARE", "ThreadedCall"]
 
 log = logging.getLogger("driver.wsgi")
 
@@ -52,42 +56,6 @@ OUTPUT_SHARE = 2
 the gather and the spare share of the budget (``driver.budget``)."""
 PIECE_COST = sys.getsizeof(b"") + 8
 """What a posted piece costs besides its bytes: its object header and a deque slot."""
-
-EnvironFactory = Callable[[Any, object], dict[str, Any]]
-
-
-class Outbox:
-    """Callables posted from any thread, run in order on the loop thread."""
-
-    __slots__ = ("_lock", "_scheduled", "_steps", "loop")
-
-    def __init__(self, loop: Any) -> None:
-        self.loop = loop
-        self._lock = threading.Lock()
-        self._steps: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-        self._scheduled = False
-
-    def post(self, step: Callable[..., None], *args: Any) -> None:
-        with self._lock:
-            self._steps.append((step, args))
-            if self._scheduled:
-                return
-            self._scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._run)
-        except (RuntimeError, OSError) as exc:  # the loop is gone: nothing runs any more
-            log.debug("WSGI step dropped, the loop is closed: %s", exc)
-
-    def _run(self) -> None:
-        with self._lock:
-            steps = self._steps
-            self._steps = []
-            self._scheduled = False
-        for step, args in steps:
-            try:
-                step(*args)
-            except Exception:
-                log.exception("error in a WSGI response step")
 
 
 class ThreadedCall(WSGICall):
@@ -104,12 +72,11 @@ class ThreadedCall(WSGICall):
         "_paused",
         "_posted",
         "_taken",
-        "_watching",
         "wsgi_input",
     )
 
     def __init__(
-        self, app: WSGIApp, exchange: Exchange, outbox: Outbox, environ: EnvironFactory
+        self, app: WSGIApp, exchange: Exchange, outbox: StepQueue, environ: EnvironFactory
     ) -> None:
         super().__init__(app, exchange)
         self._outbox = outbox
@@ -117,7 +84,6 @@ class ThreadedCall(WSGICall):
         self._lock = threading.Lock()
         self._cond: threading.Condition | None = None  # made by the first wait
         self._paused = False  # the connection's output is above high water
-        self._watching = False  # on_close done
         self._out: deque[bytes] = deque()  # pieces the loop has not taken yet
         self._out_posted = False  # a step that takes _out is posted
         self._posted = 0  # cost of the pieces appended (written by the worker only)
@@ -225,11 +191,6 @@ class ThreadedCall(WSGICall):
         self._outbox.post(self._resume_reading_step)
 
     # -- the loop thread ---------------------------------------------------------------
-
-    def _watch_close(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self.exchange.on_close(self._connection_lost)
 
     def _head_step(
         self, status: int, headers: Headers, head: Head, data: bytes, complete: bool

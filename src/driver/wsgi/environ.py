@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import sys
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from sansio import target_path
 
-from .app import HTTPRequest
+from ..app import HTTPRequest
 
-__all__ = ["Environ", "EnvironBuilder"]
+__all__ = ["Environ", "EnvironBuilder", "EnvironFactory"]
 
 Environ = dict[str, Any]
+EnvironFactory = Callable[[HTTPRequest, object], Environ]
+"""What a call builds its environ with (an ``EnvironBuilder``): request, wsgi.input."""
 
 # Header names are lower-case bytes in the core's events; their environ keys are
 # computed once per distinct name.

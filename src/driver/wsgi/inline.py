@@ -4,12 +4,12 @@ The loop must never wait, so the request body is gathered first (in memory up to
 connection budget's body share, then in a temporary file, so a large upload does not
 cost its size in RAM: ``driver.spool``) and the application runs once it is complete,
 with ``wsgi.input`` a plain file. Calls run from the loop's ready list, after the loop
-has read every request of its round, and their response steps are batched
-(``StepBatch``). The response iterable is pulled on the loop thread only while the
-connection's output is below its high-water mark, its small items gathered into writes
-of up to the budget's gather share (the iterable runs on the loop thread and must not
-block, so gathering holds no item back; ``InlineCall._gather`` says why it is not
-``driver.gather``); ``resume_writing``
+has read every request of its round, and their response steps are batched (the
+adapter's loop-thread ``StepQueue``, ``driver.wsgi.steps``). The response iterable is
+pulled on the loop thread only while the connection's output is below its high-water
+mark, its small items gathered into writes of up to the budget's gather share (the
+iterable runs on the loop thread and must not block, so gathering holds no item back;
+``InlineCall._gather`` says why it is not ``driver.gather``); ``resume_writing``
 schedules the next pull (through ``call_soon``, never down the stack). The ``write()``
 callable cannot block here: what it is given is queued at once (small pieces gathered
 until the loop's next round).
@@ -21,50 +21,17 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .app import Exchange
-from .responses import error_reply
-from .spool import SpooledBody
-from .wsgi_call import WSGIApp, WSGICall, has_body
-from .wsgi_input import EMPTY_INPUT
+from ..app import Exchange
+from ..server_replies import error_reply
+from ..spool import SpooledBody
+from .call import WSGIApp, WSGICall, has_body
+from .environ import EnvironFactory
+from .input import EMPTY_INPUT
+from .steps import StepQueue
 
-__all__ = ["InlineCall", "StepBatch"]
+__all__ = ["InlineCall"]
 
 log = logging.getLogger("driver.wsgi")
-
-EnvironFactory = Callable[[Any, object], dict[str, Any]]
-
-
-class StepBatch:
-    """Response steps of the inline calls of one loop round, run together.
-
-    Calls run one after another from the ready list, and hand their responses to the
-    exchanges afterwards, in one go: the application's code, then the server's, each
-    for many requests in a row (as the thread pool's batches do). Measured
-    (``bench/wsgi_bench.py --fifo`` applications, one CPU): WSGI hello 25-27k req/s
-    instead of 17.5k when each call answered at once inside the loop's read handler
-    (36 instead of 54 us of CPU per request), a Flask JSON route 8.35k instead of
-    6.56k.
-    """
-
-    __slots__ = ("loop", "steps")
-
-    def __init__(self, loop: Any) -> None:
-        self.loop = loop
-        self.steps: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-
-    def post(self, step: Callable[..., None], *args: Any) -> None:
-        steps = self.steps
-        steps.append((step, args))
-        if len(steps) == 1:
-            self.loop.call_soon(self.run)
-
-    def run(self) -> None:
-        steps, self.steps = self.steps, []
-        for step, args in steps:
-            try:
-                step(*args)
-            except Exception:
-                log.exception("error in a WSGI response step")
 
 
 class InlineCall(WSGICall):
@@ -79,11 +46,10 @@ class InlineCall(WSGICall):
         "_producing",
         "_pull_scheduled",
         "_pulling",
-        "_watching",
     )
 
     def __init__(
-        self, app: WSGIApp, exchange: Exchange, environ: EnvironFactory, batch: StepBatch
+        self, app: WSGIApp, exchange: Exchange, environ: EnvironFactory, batch: StepQueue
     ) -> None:
         super().__init__(app, exchange)
         self._environ = environ
@@ -94,7 +60,6 @@ class InlineCall(WSGICall):
         self._pull_scheduled = False
         self._pulling = False
         self._producing = False  # set_producer done
-        self._watching = False  # on_close done
 
     def attach(self) -> None:
         """Hook the call to its exchange; the application runs once the body is in."""
@@ -105,11 +70,6 @@ class InlineCall(WSGICall):
         else:
             # From the ready list, after the loop has read every request of this round.
             exchange.loop.call_soon(self._body_end)
-
-    def _watch_close(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self.exchange.on_close(self._connection_lost)
 
     def _body_data(self, data: bytes) -> None:
         if self._body is None:

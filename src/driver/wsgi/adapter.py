@@ -5,13 +5,9 @@ builds the ``environ`` and runs the WSGI application on a bounded pool of thread
 (``threads``), so an application that blocks (a database, a sleep, a slow upload)
 holds one thread, never the loop. The request body streams into ``wsgi.input`` as it
 arrives and the response streams out as the application produces it, both bounded
-(see ``wsgi_input`` and ``wsgi_threaded``). With ``threads=0`` the application runs
-on the loop thread instead (``wsgi_inline``): faster, for applications that never
+(see ``input`` and ``threaded``). With ``threads=0`` the application runs
+on the loop thread instead (``inline``): faster, for applications that never
 block.
-
-Modules: ``wsgi_environ`` (the environ), ``wsgi_input`` (``wsgi.input``),
-``wsgi_call`` (``start_response``, ``write``, the head and the response steps),
-``wsgi_threaded`` and ``wsgi_inline`` (the two ways to run a call), ``threadpool``.
 
 Choices worth knowing:
 
@@ -37,78 +33,27 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Callable
 from typing import Any
 
-from .app import Exchange, HTTPRequest
-from .config import DEFAULT_THREADS, Config
+from ..app import Exchange, HTTPRequest
+from ..config import DEFAULT_THREADS, Config
+from .call import FileWrapper, WSGIApp
+from .environ import Environ, EnvironBuilder
+from .inline import InlineCall
+from .input import ClientDisconnected
+from .steps import StepQueue
+from .threaded import ThreadedCall
 from .threadpool import ThreadPool
-from .wsgi_call import FileWrapper, WSGIApp
-from .wsgi_environ import Environ, EnvironBuilder
-from .wsgi_inline import InlineCall, StepBatch
-from .wsgi_input import ClientDisconnected
-from .wsgi_threaded import Outbox, ThreadedCall
 
 __all__ = [
     "DEFAULT_THREADS",
-    "AppLoadError",
     "ClientDisconnected",
     "FileWrapper",
     "WSGIAdapter",
     "WSGIApp",
-    "load_app",
     "serve_wsgi",
 ]
-
-
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-
-
-class AppLoadError(Exception):
-    """``module:attribute`` does not name a WSGI application; the message is one line
-    for the command line (which exits with 2)."""
-
-
-def load_app(spec: str) -> WSGIApp:
-    """Import ``module:attribute`` (``module`` alone means ``module:application``).
-
-    A spec that is malformed, a module that does not exist, an attribute that is
-    missing or not callable raise ``AppLoadError``; an exception raised while the
-    module itself runs (an ImportError inside it included) propagates as it is, with
-    its traceback, since that is a bug in the application, not in the command line."""
-    module_name, colon, attribute = spec.partition(":")
-    if colon and not attribute:
-        raise AppLoadError(f"--wsgi {spec!r}: nothing after ':' (expected MODULE:APP)")
-    attribute = attribute or "application"
-    if not _DOTTED.match(module_name) or not _DOTTED.match(attribute):
-        raise AppLoadError(
-            f"--wsgi {spec!r}: expected MODULE:APP, such as myproject.wsgi:application"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            raise AppLoadError(
-                f"--wsgi {spec}: no module named {missing!r} "
-                "(looked in the current directory and on sys.path)"
-            ) from None
-        raise
-    target: Any = module
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise AppLoadError(
-                f"--wsgi {spec}: {module_name!r} has no attribute {attribute!r}"
-            ) from None
-    if not callable(target):
-        raise AppLoadError(
-            f"--wsgi {spec}: {attribute!r} is not callable (it is {type(target).__name__})"
-        )
-    return target  # type: ignore[no-any-return]
 
 
 class WSGIAdapter:
@@ -139,8 +84,8 @@ class WSGIAdapter:
         self._inline_environ = EnvironBuilder(multithread=False, **options)
         # Made on first use, so that a forked worker process gets its own.
         self._pool: ThreadPool | None = None
-        self._outbox: Outbox | None = None
-        self._steps: StepBatch | None = None
+        self._outbox: StepQueue | None = None  # the threaded calls' steps
+        self._steps: StepQueue | None = None  # the inline calls' steps
         self._batch: list[Callable[[], None]] = []
 
     def environ(
@@ -156,12 +101,12 @@ class WSGIAdapter:
         if not self.threads:
             steps = self._steps
             if steps is None or steps.loop is not exchange.loop:
-                steps = self._steps = StepBatch(exchange.loop)
+                steps = self._steps = StepQueue(exchange.loop, threadsafe=False)
             InlineCall(self.app, exchange, self._inline_environ, steps).attach()
             return
         outbox = self._outbox
         if outbox is None or outbox.loop is not exchange.loop:
-            outbox = self._outbox = Outbox(exchange.loop)
+            outbox = self._outbox = StepQueue(exchange.loop, threadsafe=True)
         pool = self._pool
         if pool is None:
             pool = self._pool = ThreadPool(self.threads, "wsgi")
@@ -199,7 +144,7 @@ def serve_wsgi(
 ) -> None:
     """Serve the WSGI application ``app`` until SIGTERM or SIGINT, then shut down
     gracefully (see ``driver.serve``). ``threads`` overrides ``config.threads``."""
-    from .server import serve
+    from ..server import serve
 
     config = config or Config()
     adapter = WSGIAdapter(

@@ -18,22 +18,18 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
-from email.utils import formatdate
 from typing import Final
 
-from sansio import Data, Response
+from sansio import Data, Response, response_has_body
 
 from .app import FileBody, Reply
 
-__all__ = ["Prepared", "asks_to_close", "close_body", "http_date", "prepare", "response_headers"]
+__all__ = ["Prepared", "asks_to_close", "close_body", "prepare", "response_headers"]
 
-_NO_BODY_STATUS: Final = frozenset({204, 304})
-_HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
-
-
-def http_date(now: float) -> bytes:
-    """``now`` (POSIX time) as an IMF-fixdate, the form of ``Date`` (RFC 9110 §5.6.7)."""
-    return formatdate(now, usegmt=True).encode("ascii")
+# The fields of a reply that the server writes itself: framing and persistence. Not all
+# of ``sansio.HOP_BY_HOP_FIELDS``: a reply may say ``Upgrade`` (a 426 must, RFC 9110
+# §15.5.22) and the core sends it as it is.
+_SERVER_WRITES: Final = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
 
 
 class Prepared:
@@ -71,7 +67,7 @@ class Prepared:
         self.items = items
         self.length = length
         status = response.status_code
-        self.no_body = status in _NO_BODY_STATUS or status < 200
+        self.no_body = not response_has_body(None, status)
         self.mismatch = length != actual and items is None
 
 
@@ -98,7 +94,7 @@ def response_headers(
         if not isinstance(name, bytes) or not isinstance(value, bytes):
             raise TypeError(f"header names and values must be bytes, got {field!r}")
         lower = name.lower()  # field names are case-insensitive (RFC 9110 §5.1)
-        if lower in _HOP_BY_HOP:
+        if lower in _SERVER_WRITES:
             if lower == b"connection" and not close:
                 close = asks_to_close(value)
             continue
@@ -182,7 +178,7 @@ def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
     if not isinstance(reason, bytes):
         raise TypeError(f"Reply reason must be bytes, not {type(reason).__name__}")
     length = declared if declared >= 0 else actual
-    if declared < 0 and items is None and status >= 200 and status != 204 and status != 304:
+    if declared < 0 and items is None and response_has_body(None, status):
         headers.append((b"content-length", b"%d" % actual))
     response = Response(status, tuple(headers), version, reason)
     if items is not None:
