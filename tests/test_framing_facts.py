@@ -3,15 +3,18 @@ core itself reads and writes, so a driver that asks them cannot drift from the c
 
 ``response_has_body(method, status)``: RFC 9112 §6.3 rules 1 and 2. ``HOP_BY_HOP_FIELDS``:
 RFC 9110 §7.6.1's connection-specific names. ``allowed_in_trailers``: RFC 9110 §6.5.1
-(its own tests are in ``test_trailers.py``).
+(its own tests are in ``test_trailers.py``). ``request_has_body(headers)``: RFC 9112 §6.3
+rules 4 to 6, for a request the core has read. ``field_error(name, value)``: the field
+grammar ``send`` applies (RFC 9110 §5.5, §5.6.2).
 """
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sansio
+from sansio import strategies as hs
 
 from helpers import feed
 
@@ -88,3 +91,39 @@ def test_the_core_writes_its_own_connection_field_in_place_of_the_callers() -> N
         sansio.Response(200, ((b"Connection", b"close"), (b"Content-Length", b"0")), b"1.1")
     )
     assert wire.lower().count(b"connection:") == 1 and b"Connection: close\r\n" in wire
+
+
+@given(request=hs.requests())
+def test_a_request_has_a_body_exactly_when_the_core_reads_one(request: hs.GeneratedRequest) -> None:
+    server = sansio.Connection(sansio.SERVER)
+    events = feed(server, [request.wire])
+    head = events[0]
+    assert isinstance(head, sansio.Request)
+    body = sum(len(e.data) for e in events if isinstance(e, sansio.Data))
+    chunked = b"transfer-encoding" in dict(head.headers)
+    # A chunked body of no chunks still has content framing; a length has bytes.
+    assert sansio.request_has_body(head.headers) == (chunked or body > 0)
+
+
+def test_a_length_of_zero_however_written_is_no_body() -> None:
+    for zero in (b"0", b"00", b"0, 0"):
+        assert not sansio.request_has_body(((b"content-length", zero),))
+    assert sansio.request_has_body(((b"content-length", b"01"),))
+    assert not sansio.request_has_body(((b"host", b"x"),))
+
+
+@example(fields=((b"X-A", b"a\nSet-Cookie: s=1"),))
+@example(fields=((b"X A", b"a"),))
+@example(fields=((b"X-A", b" a"),))
+@given(fields=hs.hostile_fields())
+def test_field_error_names_exactly_the_fields_send_refuses(fields: sansio.Headers) -> None:
+    for name, value in fields:
+        server = sansio.Connection(sansio.SERVER)
+        feed(server, [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
+        error = sansio.field_error(name, value)
+        try:
+            server.send(sansio.Response(200, ((name, value), (b"Content-Length", b"0"))))
+        except sansio.LocalProtocolError as refusal:
+            assert error is not None and str(refusal) == error, (name, value)
+        else:
+            assert error is None, (name, value, error)

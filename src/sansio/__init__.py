@@ -25,7 +25,7 @@ from ._events import (
     Request,
     Response,
 )
-from ._framing import HOP_BY_HOP_FIELDS, allowed_in_trailers, response_has_body
+from ._framing import HOP_BY_HOP_FIELDS, allowed_in_trailers, request_has_body, response_has_body
 from ._limits import Limits
 from ._prepared import PreparedResponse
 from ._state import (
@@ -49,6 +49,7 @@ from ._state import (
     State,
 )
 from ._targets import target_path
+from ._writers import field_error
 
 __all__ = [
     "CLIENT",
@@ -86,6 +87,8 @@ __all__ = [
     "Sentinel",
     "State",
     "allowed_in_trailers",
+    "field_error",
+    "request_has_body",
     "response_has_body",
     "target_path",
 ]

@@ -14,7 +14,7 @@ reading, ``LocalProtocolError`` when writing.
 
 from __future__ import annotations
 
-from ._errors import ProtocolError
+from ._errors import LocalProtocolError, ProtocolError
 from ._events import Headers
 from ._state import EventType, SwitchConnect, SwitchUpgrade
 
@@ -220,6 +220,20 @@ def switch_proposals(method: bytes, http11: bool, upgrade: bool) -> frozenset[Ev
     if upgrade and http11:
         proposals |= _UPGRADE
     return proposals
+
+
+def request_has_body(headers: Headers) -> bool:
+    """Whether a request the core has read (its ``Request.headers``) has content (RFC
+    9112 §6.3 rules 4 to 6): a Transfer-Encoding, or a Content-Length that is not zero
+    (``0``, ``00`` and ``0, 0`` are all zero). Headers the core has not checked may
+    raise ``LocalProtocolError`` for a malformed length."""
+    lengths = []
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length":
+            lengths.append(value)
+    return bool(lengths) and content_length(lengths, LocalProtocolError) > 0
 
 
 def response_has_body(request_method: bytes | None, status: int) -> bool:

@@ -183,18 +183,24 @@ def write_fields(headers: Headers) -> bytes:
 def _bad_field(headers: Headers) -> LocalProtocolError:
     """The error for the first field that breaks the rules, checked one by one."""
     for name, value in headers:
-        if not name or name.translate(None, TOKEN_CHARS):
-            return LocalProtocolError(f"invalid header name {name!r}")
-        bad = value.translate(None, FIELD_VCHARS)
-        if bad:
-            return LocalProtocolError(
-                f"invalid character in the value of header {name!r} (0x{bad[0]:02x}): {value!r}"
-            )
-        if value != value.strip(b" \t"):
-            return LocalProtocolError(
-                f"value of header {name!r} has surrounding whitespace: {value!r}"
-            )
+        error = field_error(name, value)
+        if error is not None:
+            return LocalProtocolError(error)
     raise AssertionError("unreachable: the joined check flags only a bad field")
+
+
+def field_error(name: bytes, value: bytes) -> str | None:
+    """Why the field ``name: value`` cannot be sent, or ``None`` if it can: the name
+    must be a token (RFC 9110 §5.6.2), the value field-content with nothing around it
+    (§5.5: no CR, LF, NUL or other control but HTAB, no leading or trailing SP/HTAB)."""
+    if not name or name.translate(None, TOKEN_CHARS):
+        return f"invalid header name {name!r}"
+    bad = value.translate(None, FIELD_VCHARS)
+    if bad:
+        return f"invalid character in the value of header {name!r} (0x{bad[0]:02x}): {value!r}"
+    if value != value.strip(b" \t"):
+        return f"value of header {name!r} has surrounding whitespace: {value!r}"
+    return None
 
 
 def _lower_names(headers: Headers) -> list[bytes]:

@@ -24,29 +24,18 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ..app import Exchange, FileBody, Headers, HTTPRequest, Reply
+from ..app import Exchange, FileBody, Headers, Reply
 from ..server_replies import error_reply
 from .head import Head, parse_head
 from .input import ClientDisconnected
 
-__all__ = ["Exchange", "FileWrapper", "WSGICall", "has_body"]
+__all__ = ["Exchange", "FileWrapper", "WSGICall"]
 
 log = logging.getLogger("driver.wsgi")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Write]], Iterable[bytes]]
-
-
-def has_body(request: HTTPRequest) -> bool:
-    """Whether the request has a body to read (RFC 9112 §6.3: a request has one only
-    if it says so, with Transfer-Encoding or a non-zero Content-Length)."""
-    for name, value in request.headers:
-        if name == b"content-length":
-            return value != b"0"
-        if name == b"transfer-encoding":
-            return True
-    return False
 
 
 class FileWrapper:

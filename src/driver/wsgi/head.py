@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sansio import HOP_BY_HOP_FIELDS, response_has_body
+from sansio import HOP_BY_HOP_FIELDS, field_error, response_has_body
 
 from ..app import Headers
 from ..reply_events import asks_to_close
@@ -28,12 +28,8 @@ _HOP_BY_HOP = frozenset(
 )
 # Checked here, before the head reaches the ``Exchange``, although the core checks them
 # again when it serialises the head: an ``Exchange`` need not be the core's (a test's
-# fake, an embedder's) and must not be handed a field that splits the head. The core
-# exports no grammar check (``sansio._grammar`` is private): these are PEP 3333's
-# "status" string and RFC 9110 §5.1 field-name = token, §5.5 field-value = VCHAR /
-# obs-text / SP / HTAB.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# fake, an embedder's) and must not be handed a field that splits the head. The rules
+# are the core's (``sansio.field_error``); the status string is PEP 3333's.
 _STATUS = re.compile(r"([1-9][0-9][0-9])(?: (.*))?\Z", re.DOTALL)
 
 
@@ -72,13 +68,18 @@ def _status(status: object) -> tuple[int, bytes]:
     if cached is not None:
         return cached
     match = _STATUS.match(status)
-    if match is None or _CTL.search(status):
+    reason = (match.group(2) or "").strip(" \t") if match is not None else ""
+    if match is None or not _latin1(reason) or field_error(b"reason", reason.encode("latin-1")):
         raise ValueError(f"invalid status line {status!r}: expected '200 OK'")
-    result = int(match.group(1)), (match.group(2) or "").strip().encode("latin-1")
+    result = int(match.group(1)), reason.encode("latin-1")
     if len(_STATUSES) >= _CACHE_LIMIT:
         _STATUSES.clear()
     _STATUSES[status] = result
     return result
+
+
+def _latin1(text: str) -> bool:
+    return not text or max(text) <= "\xff"
 
 
 def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
@@ -89,14 +90,15 @@ def _field(item: object) -> tuple[tuple[bytes, bytes], int] | None:
     name, value = item
     if type(name) is not str or type(value) is not str:
         raise TypeError(f"header {item!r}: name and value must be str")
-    if not _TOKEN.match(name):
-        raise ValueError(f"invalid header name {name!r}")
-    if _CTL.search(value):
-        raise ValueError(f"invalid character in the value of header {name!r}: {value!r}")
+    stripped = value.strip(" \t")
+    if not name.isascii() or not _latin1(stripped):
+        raise ValueError(f"invalid header {name!r}: {value!r} (not Latin-1)")
+    error = field_error(name.encode("ascii"), stripped.encode("latin-1"))
+    if error is not None:
+        raise ValueError(error)
     lower = name.lower()
     result: tuple[tuple[bytes, bytes], int] | None = None
     if lower not in _HOP_BY_HOP:
-        stripped = value.strip(" \t")
         length = -1
         if lower == "content-length":
             if not stripped.isdigit() or not stripped.isascii():

@@ -21,10 +21,12 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import sansio
+
 from ..app import Exchange
 from ..server_replies import error_reply
 from ..spool import SpooledBody
-from .call import WSGIApp, WSGICall, has_body
+from .call import WSGIApp, WSGICall
 from .environ import EnvironFactory
 from .input import EMPTY_INPUT
 from .steps import StepQueue
@@ -64,7 +66,7 @@ class InlineCall(WSGICall):
     def attach(self) -> None:
         """Hook the call to its exchange; the application runs once the body is in."""
         exchange = self.exchange
-        if has_body(exchange.request):
+        if sansio.request_has_body(exchange.request.headers):
             self._watch_close()  # to drop the spooled body
             exchange.read_body(self._body_data, self._body_end)
         else:

@@ -40,8 +40,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import sansio
+
 from ..app import Exchange, Headers
-from .call import WSGIApp, WSGICall, has_body
+from .call import WSGIApp, WSGICall
 from .environ import EnvironFactory
 from .head import Head
 from .input import EMPTY_INPUT, ClientDisconnected, WSGIInput
@@ -92,7 +94,7 @@ class ThreadedCall(WSGICall):
         # Requests without a body (most) share one empty stream: nothing to feed,
         # nothing to discard.
         self.wsgi_input: WSGIInput | None = None
-        if has_body(exchange.request):
+        if sansio.request_has_body(exchange.request.headers):
             self.wsgi_input = WSGIInput(
                 exchange.pause_reading, self._resume_reading, exchange.budget.body
             )
