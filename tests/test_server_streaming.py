@@ -342,7 +342,11 @@ def test_flow_control_pauses_and_resumes_the_producer(recorder: tuple[Recorder, 
         time.sleep(0.2)
         status, _, body = read_response(sock, bytearray())
     assert status == b"HTTP/1.1 200 OK" and len(body) == total
-    assert calls[:2] == ["pause", "resume"] and calls.count("pause") == calls.count("resume")
+    assert calls[:2] == ["pause", "resume"]
+    assert all(a != b for a, b in zip(calls, calls[1:], strict=False))  # they alternate
+    # The last write may cross the high-water mark: that pause has no resume, since the
+    # response has ended and there is no producer left to resume.
+    assert calls.count("pause") - calls.count("resume") in (0, 1)
 
 
 def test_answer_from_another_thread_and_on_close(recorder: tuple[Recorder, int]) -> None:
