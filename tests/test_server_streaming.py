@@ -9,6 +9,7 @@ both epoll trigger modes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -343,7 +344,7 @@ def test_flow_control_pauses_and_resumes_the_producer(recorder: tuple[Recorder, 
         status, _, body = read_response(sock, bytearray())
     assert status == b"HTTP/1.1 200 OK" and len(body) == total
     assert calls[:2] == ["pause", "resume"]
-    assert all(a != b for a, b in zip(calls, calls[1:], strict=False))  # they alternate
+    assert all(a != b for a, b in itertools.pairwise(calls))  # they alternate
     # The last write may cross the high-water mark: that pause has no resume, since the
     # response has ended and there is no producer left to resume.
     assert calls.count("pause") - calls.count("resume") in (0, 1)
