@@ -47,10 +47,11 @@ from sansio import (
     Response,
 )
 
-from .app import Headers, HTTPRequest
+from .app import Headers
 from .context import ServerContext
 from .exchange import HTTPExchange
 from .interfaces import Transport
+from .origin import log_host, make_request
 from .response import ENDED, NONE, ResponseWriter
 from .responses import CONTINUE
 from .spool import SpooledBody
@@ -96,6 +97,7 @@ class HTTPProtocol(ResponseWriter):
         "head_data",
         "on_data",
         "on_end",
+        "origin",
         "phase",
         "reading",
         "req_done",
@@ -107,6 +109,7 @@ class HTTPProtocol(ResponseWriter):
         self.conn = sansio.Connection(sansio.SERVER, limits=ctx.limits)
         self.closed = False
         self.request = None
+        self.origin = None
         self.response = NONE
         self.exchange = None
         self.items = None
@@ -304,6 +307,13 @@ class HTTPProtocol(ResponseWriter):
                     cls = type(event)
                     if cls is Request:
                         self.head_data = None
+                        origins = self.ctx.origins
+                        if origins is not None:
+                            self.origin = origins.resolve(
+                                event.headers,  # type: ignore[union-attr]
+                                self.client,
+                                self.ctx.scheme,
+                            )
                         if streaming:
                             self._on_request(event)  # type: ignore[arg-type]
                         else:
@@ -397,15 +407,7 @@ class HTTPProtocol(ResponseWriter):
         self.phase = BODY
         ctx = self.ctx
         self._arm(ctx.body_timeout)
-        request = HTTPRequest(
-            event.method,
-            event.target,
-            event.headers,
-            event.http_version,
-            b"",
-            self.client,
-            ctx.scheme,
-        )
+        request = make_request(ctx, event, b"", self.client, self.origin)
         exchange = HTTPExchange(self, request, ctx.loop, ctx.budget)
         self.exchange = exchange
         try:
@@ -479,6 +481,7 @@ class HTTPProtocol(ResponseWriter):
             return  # the rest of the body is discarded first (see _on_data)
         self.conn.start_next_cycle()
         self.request = None
+        self.origin = None
         self.response = NONE
         if self.discarding:
             self.discarding = False
@@ -605,7 +608,7 @@ class HTTPProtocol(ResponseWriter):
         self.status = event.status_code
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log(self.client[0], request, event.status_code, 0)
+            access_log.log(log_host(self.client, self.origin), request, event.status_code, 0)
         switched = SwitchedConnection(protocol)
         transport = self.transport
         transport.set_protocol(switched)

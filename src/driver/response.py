@@ -28,11 +28,13 @@ from typing import Final
 import sansio
 from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
 
-from .app import FileBody, Headers, HTTPRequest, Reply
+from .app import FileBody, Headers, Reply
 from .context import ServerContext
 from .exchange import HTTPExchange, Producer
+from .forwarded import RequestOrigin
 from .gather import gather
 from .interfaces import Transport
+from .origin import log_host, make_request
 from .replies import Prepared, close_body, prepare, response_headers
 from .responses import error_reply, fallback_bytes
 
@@ -92,6 +94,7 @@ class ResponseWriter:
     conn: sansio.Connection
     transport: Transport
     client: tuple[str, int]
+    origin: RequestOrigin | None  # this request's, from trusted proxy headers (driver.origin)
     closed: bool
     request: Request | None
     response: int
@@ -134,15 +137,7 @@ class ResponseWriter:
         version = request.http_version
         try:
             reply = ctx.app(  # type: ignore[operator]
-                HTTPRequest(
-                    request.method,
-                    request.target,
-                    request.headers,
-                    version,
-                    payload,
-                    self.client,
-                    ctx.scheme,
-                )
+                make_request(ctx, request, payload, self.client, self.origin)
             )
         except Exception:
             self.app_failed()
@@ -170,7 +165,10 @@ class ResponseWriter:
             access_log = ctx.access_log
             if access_log is not None:
                 access_log.log(
-                    self.client[0], request, prepared.response.status_code, prepared.length
+                    log_host(self.client, self.origin),
+                    request,
+                    prepared.response.status_code,
+                    prepared.length,
                 )
             return
         self.respond(reply)
@@ -506,7 +504,7 @@ class ResponseWriter:
         access_log = self.ctx.access_log
         request = self.request
         if access_log is not None and request is not None:
-            access_log.log(self.client[0], request, self.status, sent)
+            access_log.log(log_host(self.client, self.origin), request, self.status, sent)
         if not self.processing:
             self._schedule()
 
@@ -544,6 +542,6 @@ class ResponseWriter:
         if access_log is not None:
             request = self.request
             if request is not None:
-                access_log.log(self.client[0], request, status, len(body))
+                access_log.log(log_host(self.client, self.origin), request, status, len(body))
             else:
                 access_log.log_error(self.client[0], status, len(body), raw_line)
