@@ -529,7 +529,7 @@ class ResponseWriter:
         try:
             date = self.ctx.date
             headers, _, _ = response_headers(status, reply.headers, date)
-            headers += ((b"content-length", b"%d" % len(body)), _CLOSE)
+            headers += ((b"Content-Length", b"%d" % len(body)), _CLOSE)
             # The connection closes after this answer: say so (RFC 9112 §9.6). Given a
             # "close" option, the core writes Connection: close and ends keep-alive.
             out = conn.send(Response(status, tuple(headers), b"1.0"))

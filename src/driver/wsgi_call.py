@@ -88,7 +88,7 @@ class Head:
             return self.headers
         if self.status in _NO_BODY_STATUS:
             return self.headers
-        return (*self.headers, (b"content-length", b"%d" % length))
+        return (*self.headers, (b"Content-Length", b"%d" % length))
 
 
 # Conversions of statuses and header fields seen before: most responses repeat them
