@@ -1,12 +1,15 @@
 """driver.origin: the per-request answer the server takes from driver.forwarded, its
-cache, and the --root-path rules (``mounted``, ``check_root_path``)."""
+cache, and the --root-path rules (``mounted``, ``check_root_path``); and the WSGI
+environ's ``SERVER_NAME``/``SERVER_PORT`` behind proxies and over a Unix socket."""
 
 from __future__ import annotations
 
 import pytest
 
+from driver.app import HTTPRequest
 from driver.forwarded import TrustedProxies
 from driver.origin import _CACHE_SIZE, Origins, check_root_path, mounted
+from driver.wsgi_environ import EnvironBuilder
 
 XFF = ((b"host", b"h"), (b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-proto", b"https"))
 
@@ -96,3 +99,70 @@ def test_check_root_path_accepts(good: str) -> None:
 def test_check_root_path_refuses(bad: str) -> None:
     with pytest.raises(ValueError, match="root path"):
         check_root_path(bad)
+
+
+# -- SERVER_NAME / SERVER_PORT from the host the client asked for ---------------------------
+
+
+def _environ(request: HTTPRequest) -> dict[str, object]:
+    builder = EnvironBuilder(
+        server_name="0.0.0.0", server_port="8000", multithread=False, multiprocess=False
+    )
+    return builder(request, None)
+
+
+def _request(
+    headers: tuple[tuple[bytes, bytes], ...], client: tuple[str, int], **fields: object
+) -> HTTPRequest:
+    return HTTPRequest(b"GET", b"/", headers, b"1.1", b"", client, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("host", "name", "port"),
+    [
+        (b"example.test:8080", "example.test", "8080"),
+        (b"example.test", "example.test", "80"),
+        (b"[::1]:8443", "[::1]", "8443"),
+        (b"[::1]", "[::1]", "80"),
+    ],
+)
+def test_over_a_unix_socket_the_server_is_the_host_header(
+    host: bytes, name: str, port: str
+) -> None:
+    environ = _environ(_request(((b"host", host),), ("unix:", 0)))
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == (name, port)
+
+
+def test_over_a_unix_socket_without_a_host_the_listener_s_name_stands() -> None:
+    environ = _environ(_request((), ("unix:", 0)))
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("0.0.0.0", "8000")
+
+
+def test_over_tcp_without_proxies_the_configured_name_stands() -> None:
+    environ = _environ(_request(((b"host", b"example.test:9"),), ("127.0.0.1", 5)))
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("0.0.0.0", "8000")
+
+
+def test_through_a_proxy_the_forwarded_host_and_port_win() -> None:
+    request = _request(
+        ((b"host", b"internal:8000"),),
+        ("203.0.113.7", 0),
+        scheme="https",
+        host="shop.example",
+        server_port=443,
+        peer=("unix:", 0),
+    )
+    environ = _environ(request)
+    assert environ["HTTP_HOST"] == "shop.example"
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("shop.example", "443")
+    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]) == ("203.0.113.7", "https")
+    # Only a forwarded scheme: the Host header's name, the scheme's port.
+    request = _request(
+        ((b"host", b"example.test"),),
+        ("203.0.113.7", 0),
+        scheme="https",
+        server_port=443,
+        peer=("127.0.0.1", 1),
+    )
+    environ = _environ(request)
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("example.test", "443")
