@@ -215,7 +215,7 @@ http {{
 
 def readme_unix_server_block() -> str:
     """The README's ``server { ... }`` that proxies to a Unix socket, as shown."""
-    blocks = re.findall(r"```nginx\n(.*?)```", README.read_text(), flags=re.S)
+    blocks: list[str] = re.findall(r"```nginx\n(.*?)```", README.read_text(), flags=re.S)
     (block,) = [b for b in blocks if "proxy_pass http://unix:" in b]
     for shown in (README_SOCKET, README_LISTEN, README_CERT, README_KEY):
         assert shown in block, f"the README's nginx block no longer has {shown!r}"

@@ -135,7 +135,9 @@ def test_requests_with_verify(server: ServerProcess, certs: Certificates, digest
         response = session.get(f"{url}/big.bin", verify=str(certs.ca_file), timeout=10)
         assert response.status_code == 200
         assert hashlib.sha256(response.content).digest() == digest
-        pools = session.get_adapter(url).poolmanager.pools
+        adapter = session.get_adapter(url)
+        assert isinstance(adapter, requests.adapters.HTTPAdapter)
+        pools = adapter.poolmanager.pools
         (key,) = pools.keys()
         pool = pools[key]
         assert pool.num_connections == 1
