@@ -3,7 +3,8 @@
 and a 1 MiB file over TLS (h10 ``--certfile``, uvicorn ``--ssl-certfile``, nginx
 ``ssl``; certificates made by trustme for the run; wrk speaks TLS itself), and h10's
 hello behind nginx (``proxy_pass``, upstream keep-alive) over TCP and over a Unix
-socket (``--uds``): the two processes share the server CPU, RSS is nginx's.
+socket (``--uds``), and over the socket with nginx setting ``X-Forwarded-For`` and
+``-Proto`` for h10 to read: the two processes share the server CPU, RSS is nginx's.
 
 One run starts each contender in turn, pinned to its own CPU, loads it from the other
 CPU and prints, per workload, requests per second, p99 latency, throughput and the
@@ -121,9 +122,19 @@ http {{
     return conf
 
 
-def nginx_proxy_config(tmp: Path, port: int, upstream: str, tag: str) -> Path:
+def nginx_proxy_config(
+    tmp: Path, port: int, upstream: str, tag: str, forwarded: bool = False
+) -> Path:
     """A one-worker nginx proxying to ``upstream`` (``127.0.0.1:PORT`` or
-    ``unix:PATH``) with keep-alive connections to it, as a deployment would."""
+    ``unix:PATH``) with keep-alive connections to it, as a deployment would; with
+    ``forwarded``, setting ``X-Forwarded-For`` and ``X-Forwarded-Proto`` too (which
+    h10 then reads: its default trusts a Unix-socket peer)."""
+    headers = (
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+        "            proxy_set_header X-Forwarded-Proto $scheme;"
+        if forwarded
+        else ""
+    )
     conf = tmp / f"nginx-proxy-{port}-{tag}.conf"
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf.write_text(
@@ -143,6 +154,7 @@ http {{
         location / {{
             proxy_pass http://h10; proxy_http_version 1.1;
             proxy_set_header Connection ""; proxy_set_header Host $host;
+            {headers}
         }}
     }}
 }}
@@ -216,13 +228,15 @@ def contenders(port: int, docroot: Path, tmp: Path, upload_lua: str) -> list[Con
     backend_port = free_port()
     uds = str(tmp / f"h10-{port}.sock")
     plain_h10 = [py, "-m", "driver", "--no-access-log", "--hello"]
-    for tag, upstream, backend in (
+    for tag, upstream, backend, forwarded in (
         ("TCP", f"127.0.0.1:{backend_port}",
-         [*plain_h10, "-b", "127.0.0.1", "--port", str(backend_port)]),
-        ("uds", f"unix:{uds}", [*plain_h10, "--uds", uds]),
+         [*plain_h10, "-b", "127.0.0.1", "--port", str(backend_port)], False),
+        ("uds", f"unix:{uds}", [*plain_h10, "--uds", uds], False),
+        # The same with the proxy headers a deployment sets, read by h10.
+        ("uds+XFF", f"unix:{uds}", [*plain_h10, "--uds", uds], True),
     ):  # fmt: skip
         name = f"h10 behind nginx, {tag}"
-        conf = nginx_proxy_config(tmp, port, upstream, tag)
+        conf = nginx_proxy_config(tmp, port, upstream, tag, forwarded)
         front = ["nginx", "-c", str(conf), "-p", str(tmp)]
         out.append(Contender("proxied hello", name, front, backend=tuple(backend)))
     out += [

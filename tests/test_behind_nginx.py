@@ -6,6 +6,11 @@ an upstream of two h10 instances with keep-alive connections to them
 documentation asks for ``keepalive``). Files and a WSGI app are fetched through it;
 the requests are spread over both instances, and the instances keep idle upstream
 connections open afterwards (without keep-alive nginx would close each one).
+
+Then the README's Unix-socket configuration, read from the README: nginx terminates
+TLS and proxies to h10 ``--uds`` with ``X-Forwarded-For`` and ``X-Forwarded-Proto``,
+and a Django view sees ``is_secure()``, the client's address and ``https://`` URIs;
+the same headers sent straight to h10 from a peer it does not trust change nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +18,27 @@ from __future__ import annotations
 import contextlib
 import grp
 import hashlib
+import http.client
+import json
 import os
 import pwd
 import re
+import shutil
+import signal
 import socket
+import ssl
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from server_helpers import (
+    SRC,
     ServerProcess,
     app_dir,
     free_port,
@@ -164,3 +179,186 @@ def test_app_through_nginx(app_dir: Path, tmp_path: Path) -> None:
             assert body.endswith(b"body_len=5\nhello")
         assert _requests_seen(a) + _requests_seen(b) == 0  # POSTs only
         assert '"POST /echo?x=1 HTTP/1.1" 200' in a.stderr + b.stderr
+
+
+# -- over a Unix socket, with trusted proxy headers ---------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+APPS = Path(__file__).resolve().parent / "wsgi_apps"
+# What the README's Unix-socket configuration names, replaced here by the test's own.
+README_SOCKET = "/run/h10/h10.sock"
+README_LISTEN = "listen 443 ssl;"
+README_CERT = "/etc/h10/cert.pem"
+README_KEY = "/etc/h10/key.pem"
+UNIX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+{user}
+events {{
+    worker_connections 64;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+
+{server}
+}}
+"""
+
+
+def readme_unix_server_block() -> str:
+    """The README's ``server { ... }`` that proxies to a Unix socket, as shown."""
+    blocks: list[str] = re.findall(r"```nginx\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "proxy_pass http://unix:" in b]
+    for shown in (README_SOCKET, README_LISTEN, README_CERT, README_KEY):
+        assert shown in block, f"the README's nginx block no longer has {shown!r}"
+    return block
+
+
+class UnixServer:
+    """``python -m driver --uds PATH ...`` until stopped; ready once it accepts."""
+
+    def __init__(self, path: str, *args: str) -> None:
+        env = dict(os.environ)
+        env.pop("FORWARDED_ALLOW_IPS", None)
+        env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(APPS), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "driver", "--uds", path, *args],
+            cwd=APPS,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as sock:
+                    sock.connect(path)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"h10 did not start on {path}: {self.log}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        assert self.proc.stderr is not None
+        self.log = self.proc.stderr.read()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def sock_path() -> Iterator[str]:
+    # Short: sun_path holds 107 bytes, and pytest's tmp_path can be longer.
+    folder = Path(tempfile.mkdtemp(prefix="h10-nginx-", dir="/tmp"))
+    try:
+        yield str(folder / "h10.sock")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def nginx_tls_to_unix(tmp: Path, sock: str) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """nginx with the README's Unix-socket configuration (TLS by a trustme CA on
+    127.0.0.1); yields its port and a client context that trusts the CA."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "example.test")
+    cert.cert_chain_pems[0].write_to_path(tmp / "cert.pem")
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(tmp / "cert.pem", append=True)
+    cert.private_key_pem.write_to_path(tmp / "key.pem")
+    port = free_port()
+    server = (
+        readme_unix_server_block()
+        .replace(README_SOCKET, sock)
+        .replace(README_LISTEN, f"listen 127.0.0.1:{port} ssl;")
+        .replace(README_CERT, str(tmp / "cert.pem"))
+        .replace(README_KEY, str(tmp / "key.pem"))
+    )
+    conf = tmp / "nginx.conf"
+    conf.write_text(UNIX_CONF.format(tmp=tmp, user=_user_line(), server=server))
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    args = ["-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
+    with running_nginx(args, port, tmp / "error.log"):
+        yield port, client
+
+
+def _origin(
+    conn: http.client.HTTPConnection, headers: dict[str, str]
+) -> tuple[int, dict[str, object]]:
+    try:
+        conn.request("GET", "/origin", headers={"Host": "example.test", **headers})
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, json.loads(body) if response.status == 200 else {"body": body}
+    finally:
+        conn.close()
+
+
+def test_django_behind_nginx_over_a_unix_socket_sees_the_client(
+    tmp_path: Path, sock_path: str
+) -> None:
+    h10 = UnixServer(sock_path, "--wsgi", "django_app:app", "--forwarded-allow-ips", "unix:")
+    try:
+        with nginx_tls_to_unix(tmp_path, sock_path) as (port, client):
+            # The client sends an X-Forwarded-For of its own: nginx appends the
+            # address it saw, and h10, trusting only nginx (unix:), takes that one.
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=client, timeout=10)
+            status, seen = _origin(conn, {"X-Forwarded-For": "198.51.100.77"})
+            assert status == 200, seen
+            assert seen["secure"] is True
+            assert seen["remote_addr"] == "127.0.0.1"
+            assert seen["uri"] == "https://example.test/origin"
+            assert seen["external"] == "https://example.test/origin"
+        assert (tmp_path / "error.log").read_text().count("[error]") == 0
+    finally:
+        h10.stop()
+    # The access log shows the client nginx saw, not the Unix peer ("unix:").
+    assert "127.0.0.1 - - [" in h10.log and '"GET /origin HTTP/1.0" 200' in h10.log, h10.log
+    assert "unix: - - [" not in h10.log
+
+
+def test_with_loopback_trusted_too_the_walk_goes_on_past_nginx_s_entry(
+    tmp_path: Path, sock_path: str
+) -> None:
+    # The default list trusts 127.0.0.1 as well: nginx's entry for a loopback client
+    # is a trusted hop, and the right-most untrusted one is what the client sent.
+    h10 = UnixServer(sock_path, "--wsgi", "django_app:app")
+    try:
+        with nginx_tls_to_unix(tmp_path, sock_path) as (port, client):
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=client, timeout=10)
+            _, seen = _origin(conn, {"X-Forwarded-For": "192.0.2.1, 198.51.100.77"})
+            assert (seen["secure"], seen["remote_addr"]) == (True, "198.51.100.77")
+    finally:
+        h10.stop()
+
+
+def test_the_same_headers_from_an_untrusted_peer_change_nothing() -> None:
+    # h10 over TCP, trusting only Unix-socket peers: 127.0.0.1 is not a proxy of ours.
+    with running_server(
+        "--wsgi", "django_app:app", "--forwarded-allow-ips", "unix:", cwd=APPS
+    ) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        headers = {"X-Forwarded-For": "198.51.100.77", "X-Forwarded-Proto": "https"}
+        status, seen = _origin(conn, headers)
+        assert status == 200, seen
+        assert seen["secure"] is False
+        assert seen["remote_addr"] == "127.0.0.1"
+        assert seen["uri"] == "http://example.test/origin"

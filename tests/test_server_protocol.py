@@ -418,9 +418,9 @@ def test_reply_reason_phrase_and_date(native: ThreadedServer) -> None:
 
 def test_bytes_like_bodies_are_sent(native: ThreadedServer) -> None:
     response = _get(native, b"/bytearray")
-    assert b"content-length: 16\r\n" in response and response.endswith(b"\r\nfrom a bytearray")
+    assert b"Content-Length: 16\r\n" in response and response.endswith(b"\r\nfrom a bytearray")
     response = _get(native, b"/memoryview")
-    assert b"content-length: 17\r\n" in response and response.endswith(b"\r\nfrom a memoryview")
+    assert b"Content-Length: 17\r\n" in response and response.endswith(b"\r\nfrom a memoryview")
 
 
 @pytest.mark.parametrize("target", [b"/204-length", b"/204-chunked"])

@@ -215,7 +215,7 @@ def test_index_html_symlinked_out_of_the_root_is_not_served(server: ServerProces
 def test_directory_redirect_stays_on_this_host(server: ServerProcess, target: bytes) -> None:
     response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
     assert response.startswith(b"HTTP/1.0 301 "), response[:80]
-    assert b"\r\nlocation: /example.com/\r\n" in response
+    assert b"\r\nLocation: /example.com/\r\n" in response
 
 
 def test_filesystem_root_can_be_served(docroot: Path, trigger: list[str]) -> None:
@@ -438,7 +438,7 @@ def test_the_directory_redirect_keeps_the_query(
 ) -> None:
     response = raw_exchange(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
     assert response.startswith(b"HTTP/1.0 301 "), response[:80]
-    assert b"\r\nlocation: " + location + b"\r\n" in response
+    assert b"\r\nLocation: " + location + b"\r\n" in response
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """HTTPS end to end: ``python -m driver --certfile/--keyfile`` (and http.server's
 ``--tls-cert/--tls-key/--tls-password-file``) with certificates made at test time by
-trustme, in both trigger modes. Clients: curl ``--cacert``, Python's ``ssl`` and
-http.client (GET, keep-alive, a 5 MiB file, pipelining, a WSGI upload), and the hostile
-handshakes (plain HTTP to the TLS port, a truncated ClientHello, a handshake sent a
-byte at a time, a reset mid-handshake), each while a bystander is being served."""
+trustme, in both trigger modes. Clients: curl ``--cacert``, requests with ``verify=``
+(GET and a keep-alive pair), Python's ``ssl`` and http.client (GET, keep-alive, a 5 MiB
+file, pipelining, a WSGI upload), and the hostile handshakes (plain HTTP to the TLS
+port, a truncated ClientHello, a handshake sent a byte at a time, a reset
+mid-handshake), each while a bystander is being served."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 
 import driver
@@ -122,6 +124,27 @@ def bystander_ok(certs: Certificates, port: int) -> None:
 
 def test_the_banner_shows_an_https_url(server: ServerProcess) -> None:
     assert f"(https://127.0.0.1:{server.port}/)" in server.stderr
+
+
+def test_requests_with_verify(server: ServerProcess, certs: Certificates, digest: bytes) -> None:
+    url = f"https://localhost:{server.port}"
+    with requests.Session() as session:
+        response = session.get(f"{url}/small.txt", verify=str(certs.ca_file), timeout=10)
+        assert (response.status_code, response.content) == (200, b"hello over TLS\n")
+        # A keep-alive pair: the second request goes on the first one's connection.
+        response = session.get(f"{url}/big.bin", verify=str(certs.ca_file), timeout=10)
+        assert response.status_code == 200
+        assert hashlib.sha256(response.content).digest() == digest
+        adapter = session.get_adapter(url)
+        assert isinstance(adapter, requests.adapters.HTTPAdapter)
+        pools = adapter.poolmanager.pools
+        (key,) = pools.keys()
+        pool = pools[key]
+        assert pool.num_connections == 1
+        assert pool.num_requests == 2
+    # verify= is what makes it work: without the CA the certificate is refused.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{url}/small.txt", timeout=10)
 
 
 def test_curl_with_cacert(server: ServerProcess, certs: Certificates, digest: bytes) -> None:

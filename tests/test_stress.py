@@ -116,7 +116,7 @@ def test_out_of_descriptors_is_503_not_404(files: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "open", no_descriptors)
     reply = static(_get_request(b"/small.txt"))
     assert reply.status == 503
-    assert dict(reply.headers).get(b"retry-after") == b"1"
+    assert dict(reply.headers).get(b"Retry-After") == b"1"
     assert static(_get_request(b"/missing.txt")).status == 404  # still a plain 404
 
 
@@ -136,7 +136,7 @@ def test_mime_types_are_loaded_before_descriptors_run_out(
     monkeypatch.setattr(builtins, "open", no_descriptors)
     reply = static(_get_request(b"/page.html"))
     assert reply.status == 200
-    assert dict(reply.headers)[b"content-type"] == b"text/html; charset=utf-8"
+    assert dict(reply.headers)[b"Content-Type"] == b"text/html; charset=utf-8"
     body = reply.body
     if isinstance(body, FileBody):  # a server may also read small files into the reply
         os.close(body.fd)

@@ -74,9 +74,23 @@ class HTTPRequest(NamedTuple):
     body: bytes
     """The whole request body (empty if none, and for an app that takes none)."""
     client: tuple[str, int]
-    """The peer's address and port (``("unix:", 0)`` on a Unix socket)."""
+    """The client's address and port: the peer's (``("unix:", 0)`` on a Unix socket),
+    or the one trusted proxies in front report (port 0 if they give none)."""
     scheme: str = "http"
-    """``"https"`` when the connection speaks TLS."""
+    """``"https"`` when the connection speaks TLS, or a trusted proxy says the client
+    used it (``driver.forwarded``)."""
+    host: str | None = None
+    """The ``Host`` the client asked a trusted proxy for (``X-Forwarded-Host`` or
+    ``Forwarded: host=``, a port only if not the scheme's default), or ``None``: the
+    request's own ``Host`` header stands."""
+    server_port: int | None = None
+    """The port the client connected to, as a trusted proxy says (``None``: ours)."""
+    root_path: str = ""
+    """``--root-path`` when the request's path is under it (the WSGI ``SCRIPT_NAME``),
+    else ``""``."""
+    peer: tuple[str, int] | None = None
+    """The connection's own peer (the proxy) when ``client`` comes from trusted proxy
+    headers, else ``None``: ``client`` is the peer."""
 
     def header(self, name: bytes, default: bytes | None = None) -> bytes | None:
         """The first value of header ``name`` (lower-case), or ``default``."""

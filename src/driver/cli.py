@@ -3,7 +3,8 @@
 It takes http.server's own forms (a positional port, ``-d/--directory``, ``-b/--bind``,
 ``-p/--protocol HTTP/1.1``, ``--tls-cert/--tls-key/--tls-password-file``) next to its
 own (``--port``, a positional directory) and those of the servers people deploy
-(uvicorn's ``--uds`` and ``--fd``, gunicorn's ``--certfile/--keyfile``; systemd's
+(uvicorn's ``--uds``, ``--fd``, ``--forwarded-allow-ips``, ``--proxy-headers`` and
+``--root-path``, gunicorn's ``--certfile/--keyfile``; systemd's
 ``LISTEN_FDS`` is used whenever it is set for this process). Every startup mistake (a
 missing directory, a port in use, an address that does not resolve, a regular file at
 the socket path, a certificate that does not load, an option that does not apply) is
@@ -22,9 +23,11 @@ from typing import NoReturn
 from .app import App
 from .budget import DEFAULT_BUDGET
 from .config import DEFAULT_THREADS, MAX_THREADS, Config, cpu_count, default_backlog
+from .forwarded import DEFAULT_ALLOW_IPS, DEFAULT_PROXY_HEADERS, TrustedProxies
 from .listeners import DEFAULT_UDS_MODE, ListenerError, parse_mode
 from .listing import MAX_LISTING_ENTRIES
 from .log import setup_logging
+from .origin import check_root_path
 from .server import serve, tls_context
 
 __all__ = ["build_parser", "main"]
@@ -237,6 +240,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a client has to complete the TLS handshake (absolute)",
     )
     parser.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="LIST",
+        help="peers trusted to say who their client is through proxy headers: "
+        "comma-separated addresses, CIDR networks, unix: (peers on a Unix socket) or *; "
+        "empty trusts nobody (default: $FORWARDED_ALLOW_IPS if set, else "
+        f"{DEFAULT_ALLOW_IPS}, a proxy on the same machine)",
+    )
+    proxy = parser.add_mutually_exclusive_group()
+    proxy.add_argument(
+        "--proxy-headers",
+        default=None,
+        metavar="LIST",
+        help="the headers those proxies set, which h10 reads from them only: "
+        "x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-port, or "
+        f"forwarded alone (default: {DEFAULT_PROXY_HEADERS}, what nginx is set up to send)",
+    )
+    proxy.add_argument(
+        "--no-proxy-headers",
+        action="store_true",
+        help="read no proxy headers: every request's client and scheme are the peer's",
+    )
+    parser.add_argument(
+        "--root-path",
+        default=None,
+        metavar="PREFIX",
+        help="URL prefix the application is mounted under, such as /app: SCRIPT_NAME "
+        "(and HTTPRequest.root_path) of each request below it",
+    )
+    parser.add_argument(
         "--protocol",
         type=_protocol,
         default=None,
@@ -440,6 +473,9 @@ def _config(args: argparse.Namespace) -> Config:
         keyfile=args.keyfile,
         key_password=args.key_password,
         handshake_timeout=args.handshake_timeout,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        proxy_headers=args.proxy_headers,
+        root_path=args.root_path,
         **options,  # type: ignore[arg-type]
     )
 
@@ -463,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tls_password_file is not None and args.certfile is None:
         _fail("--tls-password-file needs --certfile/--tls-cert")
     args.key_password = _read_password(args.tls_password_file)
+    _check_proxy_options(args)
     if args.uds is None and args.fd is None:
         _check_bind(args.bind)
     setup_logging(args.log_level)
@@ -509,6 +546,34 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         _listen_failed(exc, args.bind, config.port)
     return 0
+
+
+def _check_proxy_options(args: argparse.Namespace) -> None:
+    """Settle --forwarded-allow-ips ($FORWARDED_ALLOW_IPS as the default, as uvicorn and
+    gunicorn take it), --proxy-headers and --root-path; a mistake names its option."""
+    if args.forwarded_allow_ips is None:
+        args.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", DEFAULT_ALLOW_IPS)
+        option = "$FORWARDED_ALLOW_IPS" if "FORWARDED_ALLOW_IPS" in os.environ else None
+    else:
+        option = "--forwarded-allow-ips"
+    if args.no_proxy_headers:
+        args.proxy_headers = ""
+    elif args.proxy_headers is None:
+        args.proxy_headers = DEFAULT_PROXY_HEADERS
+    elif not args.proxy_headers.strip(" ,"):
+        _fail("--proxy-headers needs at least one header (--no-proxy-headers turns them off)")
+    try:
+        TrustedProxies.parse(args.forwarded_allow_ips, "")
+    except ValueError as exc:
+        _fail(f"{option or 'forwarded allow-ips'}: {exc}")
+    try:
+        TrustedProxies.parse("", args.proxy_headers)
+    except ValueError as exc:
+        _fail(f"--proxy-headers: {exc}")
+    try:
+        args.root_path = check_root_path(args.root_path or "")
+    except ValueError as exc:
+        _fail(f"--root-path: {exc}")
 
 
 def _read_password(path: str | None) -> str | None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 import sansio
 
 from .budget import DEFAULT_BUDGET, Budget, spill_above
+from .forwarded import DEFAULT_ALLOW_IPS, DEFAULT_PROXY_HEADERS, TrustedProxies
+from .origin import check_root_path
 
 __all__ = ["DEFAULT_THREADS", "MAX_THREADS", "Config", "cpu_count", "default_backlog"]
 
@@ -26,7 +28,19 @@ lower still with 16: threads beyond the CPUs' work only add switching under the 
 MAX_THREADS = 1024
 
 
-_TEXT_FIELDS = frozenset({"host", "access_log_path", "uds", "certfile", "keyfile", "key_password"})
+_TEXT_FIELDS = frozenset(
+    {
+        "host",
+        "access_log_path",
+        "uds",
+        "certfile",
+        "keyfile",
+        "key_password",
+        "forwarded_allow_ips",
+        "proxy_headers",
+        "root_path",
+    }
+)
 
 
 def _somaxconn() -> int:
@@ -177,6 +191,21 @@ class Config:
     """Seconds a client has to complete the TLS handshake: absolute from accept, a
     byte a second does not extend it (the HTTP header timeout starts after it)."""
 
+    forwarded_allow_ips: str = DEFAULT_ALLOW_IPS
+    """Peers trusted to say who their client is (``--forwarded-allow-ips``):
+    comma-separated addresses, CIDR networks, ``unix:`` (Unix-socket peers) or ``*``;
+    empty trusts nobody. The default, loopback and Unix-socket peers, is a proxy on
+    the same machine (``driver.forwarded.DEFAULT_ALLOW_IPS`` compares the peers')."""
+
+    proxy_headers: str = DEFAULT_PROXY_HEADERS
+    """The headers those proxies set and h10 reads (``--proxy-headers``), comma
+    separated: ``x-forwarded-for``, ``-proto``, ``-host``, ``-port``, or ``forwarded``
+    alone; empty turns proxy headers off (``--no-proxy-headers``)."""
+
+    root_path: str = ""
+    """The URL prefix the application is mounted under (``--root-path``): the WSGI
+    ``SCRIPT_NAME`` and ``HTTPRequest.root_path`` of a request below it."""
+
     @property
     def tls(self) -> bool:
         """Whether connections speak TLS (a ``certfile`` is given)."""
@@ -223,6 +252,8 @@ class Config:
             raise ValueError(f"Config.uds_mode must be at most 0o777, got {self.uds_mode:o}")
         if self.handshake_timeout <= 0:
             raise ValueError("Config.handshake_timeout must be > 0")
+        TrustedProxies.parse(self.forwarded_allow_ips, self.proxy_headers)  # ValueError
+        check_root_path(self.root_path)
         if self.threads > MAX_THREADS:
             raise ValueError(f"Config.threads must be at most {MAX_THREADS}, got {self.threads}")
 

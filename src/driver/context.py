@@ -9,6 +9,7 @@ from .budget import Budget
 from .clock import DateClock
 from .interfaces import EventLoop
 from .log import AccessLog
+from .origin import Origins
 from .reply_events import Prepared
 
 __all__ = ["ServerContext"]
@@ -28,6 +29,8 @@ class ServerContext:
         "limits",
         "loop",
         "memo",
+        "origins",
+        "root_path",
         "scheme",
         "streaming",
         "takes_body",
@@ -46,6 +49,8 @@ class ServerContext:
         budget: Budget,
         clock: DateClock | None = None,
         scheme: str = "http",
+        origins: Origins | None = None,
+        root_path: str = "",
     ) -> None:
         self.app = app
         self.streaming = hasattr(app, "handle_exchange")
@@ -61,6 +66,10 @@ class ServerContext:
         """The ``Date`` header's clock; the loop refreshes it once per round."""
         self.scheme = scheme
         """``http``, or ``https`` over TLS: each request's ``HTTPRequest.scheme``."""
+        self.origins = origins
+        """The trusted proxies (``driver.origin``), or ``None``: proxy headers are off."""
+        self.root_path = root_path
+        """``--root-path`` (``""``: none), checked by ``driver.origin.check_root_path``."""
         # The last reply prepared per HTTP version, reused when an app returns the
         # same immutable Reply again (hello) within the same second (the Date).
         self.memo: dict[bytes, tuple[Reply, Prepared]] = {}

@@ -47,6 +47,7 @@ from sansio import Data, EndOfMessage, LocalProtocolError, Request, Response
 from .app import FileBody, Headers, HTTPRequest, Reply
 from .gather import gather
 from .interfaces import Loop, Transport
+from .origin import log_host, make_request
 from .reply_events import Prepared, close_body, prepare, response_headers
 from .server_replies import CONTINUE, error_reply, error_response
 from .spool import SpooledBody
@@ -71,9 +72,6 @@ _CLOSE: Final = (b"Connection", b"close")
 # memo outlives the response, so a large download must not stay referenced by it.
 # StaticFiles' default inline_limit, whose replies its cache keeps anyway.
 _MEMO_LIMIT: Final = 64 * 1024
-# HTTPRequest (a named tuple) made without its Python-level __new__: one per request,
-# 100 instead of 178 ns (python -m timeit, seven fields).
-_new_request: Final = tuple.__new__
 # One pull of an iterable body yields to the other connections after PULL_STEPS gathered
 # writes or PULL_SECONDS, whichever comes first. The steps: a fast generator to a fast
 # client would otherwise be pulled to its end in one go (the transport's WRITE_BUDGET is
@@ -138,6 +136,7 @@ class HTTPExchange:
         "no_body",
         "on_data",
         "on_end",
+        "origin",
         "producer",
         "req_done",
         "request",
@@ -156,10 +155,10 @@ class HTTPExchange:
         self.loop: Loop = ctx.loop
         self.budget = ctx.budget
         self.head = head
-        self.request: HTTPRequest = _new_request(
-            HTTPRequest,
-            (head.method, head.target, head.headers, head.http_version, b"", client, ctx.scheme),
-        )
+        # Trusted proxies' word on who and where the client is: read once, here.
+        origins = ctx.origins
+        self.origin = None if origins is None else origins.resolve(head.headers, client, ctx.scheme)
+        self.request: HTTPRequest = make_request(ctx, head, b"", client, self.origin)
         self.response = NONE
         self.status = 0
         self.sent = 0
@@ -314,10 +313,7 @@ class HTTPExchange:
         version = head.http_version
         request = self.request
         if payload:
-            request = _new_request(
-                HTTPRequest,
-                (head.method, head.target, head.headers, version, payload, self.client, ctx.scheme),
-            )
+            request = make_request(ctx, head, payload, self.client, self.origin)
         try:
             reply = ctx.app(request)  # type: ignore[operator]
         except Exception:
@@ -346,7 +342,12 @@ class HTTPExchange:
             self.finished = self.ended = True
             access_log = ctx.access_log
             if access_log is not None:
-                access_log.log(self.client[0], head, prepared.response.status_code, prepared.length)
+                access_log.log(
+                    log_host(self.client, self.origin),
+                    head,
+                    prepared.response.status_code,
+                    prepared.length,
+                )
             return
         self._respond(reply)
 
@@ -672,7 +673,7 @@ class HTTPExchange:
         self.finished = self.ended = True
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log(self.client[0], self.head, self.status, sent)
+            access_log.log(log_host(self.client, self.origin), self.head, self.status, sent)
         protocol = self._protocol
         if not protocol.processing:
             protocol.schedule()
@@ -691,7 +692,7 @@ class HTTPExchange:
         self.transport.write(out)
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log(self.client[0], self.head, status, size)
+            access_log.log(log_host(self.client, self.origin), self.head, status, size)
 
     def switched(self, status: int) -> None:
         """The protocol answered ``status`` (101, or 2xx to CONNECT) and handed the
@@ -700,7 +701,7 @@ class HTTPExchange:
         self.status = status
         access_log = self.ctx.access_log
         if access_log is not None:
-            access_log.log(self.client[0], self.head, status, 0)
+            access_log.log(log_host(self.client, self.origin), self.head, status, 0)
 
     # -- driver.app.Exchange: what a streaming application calls ----------------------------
 

@@ -16,7 +16,7 @@ __all__ = ["BODY", "hello_app"]
 
 BODY: Final = b"Hello, world!"
 
-_REPLY: Final = Reply(200, ((b"content-type", b"text/plain"),), BODY)
+_REPLY: Final = Reply(200, ((b"Content-Type", b"text/plain"),), BODY)
 
 
 @takes_no_body

@@ -43,7 +43,7 @@ MAX_LISTING_ENTRIES: Final = 10_000
 """The default bound on the entries of one listing: a page of about 1 MB, which a
 browser still shows; past it the page says it stops there."""
 
-_HEADERS: Final = ((b"content-type", b"text/html; charset=utf-8"),)
+_HEADERS: Final = ((b"Content-Type", b"text/html; charset=utf-8"),)
 
 
 def displayable(name: str) -> str:

@@ -108,7 +108,7 @@ def response_headers(
             has_date = True
         out.append((name, value))
     if not has_date:
-        out.append((b"date", date))
+        out.append((b"Date", date))
     return out, length, close
 
 
@@ -179,7 +179,7 @@ def _prepare(reply: Reply, version: bytes, date: bytes) -> Prepared:
         raise TypeError(f"Reply reason must be bytes, not {type(reason).__name__}")
     length = declared if declared >= 0 else actual
     if declared < 0 and items is None and response_has_body(None, status):
-        headers.append((b"content-length", b"%d" % actual))
+        headers.append((b"Content-Length", b"%d" % actual))
     response = Response(status, tuple(headers), version, reason)
     if items is not None:
         return Prepared(response, date, None, None, items, length, actual, close)

@@ -49,6 +49,7 @@ from .listeners import (
 )
 from .log import AccessLog
 from .loop import Loop
+from .origin import Origins
 from .protocol import HTTPProtocol
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class Server:
             budget=config.budget,
             clock=self.clock,
             scheme="http" if tls is None else "https",
+            origins=Origins.from_config(config),
+            root_path=config.root_path,
         )
         factory: ProtocolFactory = functools.partial(HTTPProtocol, self.context)
         if tls is not None:

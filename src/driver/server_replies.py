@@ -36,7 +36,7 @@ def reason(status: int) -> str:
 def error_reply(status: int) -> Reply:
     """A small plain-text reply such as ``404 Not Found\\n``."""
     body = f"{status} {reason(status)}\n".encode()
-    return Reply(status, ((b"content-type", b"text/plain; charset=utf-8"),), body)
+    return Reply(status, ((b"Content-Type", b"text/plain; charset=utf-8"),), body)
 
 
 def fallback_bytes(status: int, date: bytes) -> bytes:
@@ -44,8 +44,8 @@ def fallback_bytes(status: int, date: bytes) -> bytes:
     body = error_reply(status).body
     assert isinstance(body, bytes)
     return (
-        b"HTTP/1.0 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ndate: %s\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+        b"HTTP/1.0 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nDate: %s\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
         % (status, reason(status).encode(), date, len(body), body)
     )
 
@@ -60,7 +60,7 @@ def error_response(conn: sansio.Connection, status: int, date: bytes) -> tuple[b
     assert isinstance(body, bytes)
     try:
         headers, _, _ = response_headers(status, reply.headers, date)
-        headers += ((b"content-length", b"%d" % len(body)), (b"Connection", b"close"))
+        headers += ((b"Content-Length", b"%d" % len(body)), (b"Connection", b"close"))
         out = conn.send(Response(status, tuple(headers), b"1.0"))
         out += conn.send(Data(body)) + conn.send(_EOM)
     except LocalProtocolError:

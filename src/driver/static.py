@@ -83,7 +83,7 @@ _SCHEMES: Final = (b"http", b"https")
 
 def _unavailable() -> Reply:
     reply = error_reply(503)
-    return Reply(503, (*reply.headers, (b"retry-after", b"1")), reply.body)
+    return Reply(503, (*reply.headers, (b"Retry-After", b"1")), reply.body)
 
 
 def _content_type(path: str) -> bytes:
@@ -175,7 +175,7 @@ class StaticFiles:
     def __call__(self, request: HTTPRequest) -> Reply:
         if request.method not in _ALLOWED:
             reply = error_reply(405)
-            return Reply(405, (*reply.headers, (b"allow", b"GET, HEAD")), reply.body)
+            return Reply(405, (*reply.headers, (b"Allow", b"GET, HEAD")), reply.body)
         key = request.target.partition(b"?")[0]
         entry = self._cache.get(key)
         if entry is not None:
@@ -269,7 +269,7 @@ class StaticFiles:
         ).encode()
         if query is not None:
             location += b"?" + query
-        return Reply(301, ((b"location", location), (b"content-type", b"text/plain")), b"Moved\n")
+        return Reply(301, ((b"Location", location), (b"Content-Type", b"text/plain")), b"Moved\n")
 
     def _cached(self, request: HTTPRequest, key: bytes, entry: _Entry) -> Reply | None:
         """The reply from a valid cache entry, or ``None`` to take the full path."""
@@ -337,10 +337,10 @@ class StaticFiles:
             mtime = int(st.st_mtime)
             etag = b'"%x-%x"' % (st.st_mtime_ns, size)
             headers: Headers = (
-                (b"content-type", _content_type(path)),
-                (b"last-modified", email.utils.formatdate(mtime, usegmt=True).encode()),
-                (b"etag", etag),
-                (b"accept-ranges", b"bytes"),
+                (b"Content-Type", _content_type(path)),
+                (b"Last-Modified", email.utils.formatdate(mtime, usegmt=True).encode()),
+                (b"ETag", etag),
+                (b"Accept-Ranges", b"bytes"),
             )
             content = None
             if size <= self.inline_limit:
@@ -370,13 +370,13 @@ class StaticFiles:
                 os.close(fd)
                 reply = error_reply(416)
                 return Reply(
-                    416, (*reply.headers, (b"content-range", b"bytes */%d" % size)), reply.body
+                    416, (*reply.headers, (b"Content-Range", b"bytes */%d" % size)), reply.body
                 )
             if isinstance(parsed, tuple):
                 first, last = parsed
                 count = last - first + 1
                 status = 206
-                headers += ((b"content-range", b"bytes %d-%d/%d" % (first, last, size)),)
+                headers += ((b"Content-Range", b"bytes %d-%d/%d" % (first, last, size)),)
         except BaseException:
             os.close(fd)
             raise
@@ -399,4 +399,4 @@ class StaticFiles:
             return error_reply(403)
         except OSError as exc:
             return _unavailable() if exc.errno in _NO_DESCRIPTORS else error_reply(404)
-        return Reply(200, ((b"content-type", b"text/html; charset=utf-8"),), body)
+        return Reply(200, ((b"Content-Type", b"text/html; charset=utf-8"),), body)

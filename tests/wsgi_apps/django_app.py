@@ -40,7 +40,7 @@ from django.http import (  # type: ignore[import-untyped]  # noqa: E402
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.urls import path  # type: ignore[import-untyped]  # noqa: E402
+from django.urls import path, reverse  # type: ignore[import-untyped]  # noqa: E402
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -97,6 +97,19 @@ def quick(request: HttpRequest) -> HttpResponse:
     return HttpResponse("quick", content_type="text/plain")
 
 
+def origin(request: HttpRequest) -> JsonResponse:
+    """What the application believes about where the request came from."""
+    return JsonResponse(
+        {
+            "secure": request.is_secure(),
+            "remote_addr": request.META["REMOTE_ADDR"],
+            "uri": request.build_absolute_uri(),
+            "url_for": reverse("origin"),
+            "external": request.build_absolute_uri(reverse("origin")),
+        }
+    )
+
+
 def _post_only(view: Callable[[HttpRequest], HttpResponse]) -> Any:
     def wrapped(request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
@@ -117,6 +130,7 @@ urlpatterns = [
     path("boom", boom),
     path("slow", slow),
     path("quick", quick),
+    path("origin", origin, name="origin"),
 ]
 
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]

@@ -272,7 +272,8 @@ class FakeExchange:
         return self
 
     def header(self, name: bytes) -> bytes | None:
+        """The first value of header ``name`` (field names are case-insensitive)."""
         for key, value in self.headers:
-            if key == name:
+            if key.lower() == name:
                 return value
         return None

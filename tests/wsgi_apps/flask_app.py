@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.validate import validator
 
-from flask import Flask, Response, jsonify, request, send_file
+from flask import Flask, Response, jsonify, request, send_file, url_for
 
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 flask_app = Flask(__name__)
@@ -82,6 +82,18 @@ def slow() -> str:
 @flask_app.get("/quick")
 def quick() -> str:
     return "quick"
+
+
+@flask_app.get("/origin")
+def origin() -> Response:
+    """What the application believes about where the request came from."""
+    return jsonify(
+        secure=request.is_secure,
+        remote_addr=request.remote_addr,
+        uri=request.url,
+        url_for=url_for("origin"),
+        external=url_for("origin", _external=True),
+    )
 
 
 def unwrap_input(inner: WSGIApp) -> WSGIApp:

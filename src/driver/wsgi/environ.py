@@ -7,7 +7,11 @@ Every key PEP 3333 requires, built from the request head as the core parsed it:
   framework can re-encode to bytes and decode UTF-8 itself). The path and the query
   come from ``sansio.target_path``, whatever the target's form: an absolute-form target
   (``GET HTTP://host/path?q``) contributes only its path and query, a fragment nothing.
-  ``SCRIPT_NAME`` is ``""``.
+  ``SCRIPT_NAME`` is ``""``, or ``--root-path`` for a request under it, which
+  ``PATH_INFO`` then starts after.
+- ``REMOTE_ADDR``/``REMOTE_PORT`` and ``wsgi.url_scheme`` are the request's client and
+  scheme (trusted proxies' word, ``driver.origin``); behind them, and over a Unix
+  socket, ``SERVER_NAME``/``SERVER_PORT`` come from the host the client asked for.
 - ``QUERY_STRING`` stays percent-encoded, as sent.
 - ``CONTENT_LENGTH`` is the request's Content-Length (the core has checked it, and
   collapsed repeated equal values such as ``3, 3``); a chunked body has none, and
@@ -28,6 +32,7 @@ from typing import Any
 from sansio import target_path
 
 from ..app import HTTPRequest
+from ..forwarded import UNIX_PEER
 
 __all__ = ["Environ", "EnvironBuilder", "EnvironFactory"]
 
@@ -98,7 +103,12 @@ class EnvironBuilder:
         path, query = target_path(request.target)
         method = request.method
         environ["REQUEST_METHOD"] = _METHODS.get(method) or method.decode("latin-1")
-        environ["PATH_INFO"] = _path_info(path)
+        root = request.root_path
+        if root:  # the request is under --root-path (driver.origin.mounted)
+            environ["SCRIPT_NAME"] = root
+            environ["PATH_INFO"] = _path_info(path)[len(root) :]
+        else:
+            environ["PATH_INFO"] = _path_info(path)
         environ["QUERY_STRING"] = query.decode("latin-1")
         version = request.http_version
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version.decode("latin-1")
@@ -120,4 +130,30 @@ class EnvironBuilder:
                 environ[key] = f"{environ[key]},{text}"
             else:
                 environ[key] = text
+        if request.peer is not None or host == UNIX_PEER:
+            _server_from_host(environ, request)
         return environ
+
+
+def _server_from_host(environ: Environ, request: HTTPRequest) -> None:
+    """``SERVER_NAME``/``SERVER_PORT`` (and ``HTTP_HOST``) from the host the client
+    asked for, as PEP 3333's URL reconstruction reads them: the forwarded host, else
+    the ``Host`` header; the port from it, else the forwarded port, else the scheme's.
+    Done for a request that came through trusted proxies, or over a Unix socket, where
+    the configured TCP name means nothing; without any host the listener's stands."""
+    if request.host is not None:
+        environ["HTTP_HOST"] = request.host
+    authority = environ.get("HTTP_HOST")
+    port: str | None = None
+    if authority:
+        name, colon, port_text = authority.rpartition(":")
+        if not colon or name.endswith(":") or not port_text.isdigit():
+            name, port_text = authority, ""  # no port (or an IPv6 literal's colons)
+        environ["SERVER_NAME"] = name
+        port = port_text or None
+    if port is None and request.server_port is not None:
+        port = str(request.server_port)
+    if port is None and authority:
+        port = "443" if environ["wsgi.url_scheme"] == "https" else "80"
+    if port is not None:
+        environ["SERVER_PORT"] = port

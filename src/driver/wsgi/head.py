@@ -49,7 +49,7 @@ class Head:
         one or the status forbids one (1xx, 204, 304)."""
         if self.content_length is not None or not response_has_body(None, self.status):
             return self.headers
-        return (*self.headers, (b"content-length", b"%d" % length))
+        return (*self.headers, (b"Content-Length", b"%d" % length))
 
 
 # Conversions of statuses and header fields seen before: most responses repeat them
