@@ -9,7 +9,7 @@ import pytest
 from driver.app import HTTPRequest
 from driver.forwarded import TrustedProxies
 from driver.origin import _CACHE_SIZE, Origins, check_root_path, mounted
-from driver.wsgi_environ import EnvironBuilder
+from driver.wsgi.environ import EnvironBuilder
 
 XFF = ((b"host", b"h"), (b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-proto", b"https"))
 
