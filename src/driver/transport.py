@@ -17,6 +17,10 @@ take the memory held beyond ``spill_above`` appended to a temporary file, sent f
 there in order (``driver.spill``). ``close()`` flushes first, ``abort()`` does not; every socket
 error goes through one funnel, ``_fatal_error``. A stalled writer (no progress for
 ``write_timeout`` seconds while something is queued) is aborted.
+
+Longer than the project's ~400 lines: one socket's reading, its queue (bytes, file
+ranges, the spill) and their flow control are one object's state, as in asyncio's
+``_SelectorSocketTransport``; the spill file is already a module of its own.
 """
 
 from __future__ import annotations
