@@ -51,15 +51,16 @@ from stress_harness import fd_count
 
 __all__ = ["app_dir"]  # fixture used by this module
 
-# The configuration the README shows ("Behind nginx"); {placeholders} are filled in.
-NGINX_CONF = """\
+# Everything around the README's server blocks: what a test's nginx needs to run as
+# the test's user, every path in its temporary directory. {placeholders} are filled in.
+NGINX_SHELL = """\
 daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 {user}
 events {{
-    worker_connections 1024;
+    worker_connections {connections};
 }}
 
 http {{
@@ -70,6 +71,12 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
 
+{server}
+}}
+"""
+
+# The configuration the README shows ("Behind nginx").
+NGINX_CONF = """\
     upstream h10 {{
         server 127.0.0.1:{port_a};
         server 127.0.0.1:{port_b};
@@ -86,7 +93,6 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }}
     }}
-}}
 """
 
 
@@ -104,7 +110,12 @@ def nginx(tmp: Path, port_a: int, port_b: int) -> Iterator[int]:
     port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(
-        NGINX_CONF.format(tmp=tmp, user=_user_line(), port=port, port_a=port_a, port_b=port_b)
+        NGINX_SHELL.format(
+            tmp=tmp,
+            user=_user_line(),
+            connections=1024,
+            server=NGINX_CONF.format(port=port, port_a=port_a, port_b=port_b),
+        )
     )
     args = ["-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
     with running_nginx(args, port, tmp / "error.log"):
@@ -190,27 +201,6 @@ README_SOCKET = "/run/h10/h10.sock"
 README_LISTEN = "listen 443 ssl;"
 README_CERT = "/etc/h10/cert.pem"
 README_KEY = "/etc/h10/key.pem"
-UNIX_CONF = """\
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-{user}
-events {{
-    worker_connections 64;
-}}
-
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-
-{server}
-}}
-"""
 
 
 def readme_unix_server_block() -> str:
@@ -292,7 +282,7 @@ def nginx_tls_to_unix(tmp: Path, sock: str) -> Iterator[tuple[int, ssl.SSLContex
         .replace(README_KEY, str(tmp / "key.pem"))
     )
     conf = tmp / "nginx.conf"
-    conf.write_text(UNIX_CONF.format(tmp=tmp, user=_user_line(), server=server))
+    conf.write_text(NGINX_SHELL.format(tmp=tmp, user=_user_line(), connections=64, server=server))
     client = ssl.create_default_context()
     ca.configure_trust(client)
     args = ["-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
