@@ -12,32 +12,38 @@ BODY = b"Hello, world!"
 HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
 
 
-async def asgi(
-    scope: dict[str, Any],
-    receive: Callable[[], Awaitable[dict[str, Any]]],
-    send: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    """ASGI hello (uvicorn)."""
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": BODY})
-
-
 BIG = bytes(1 << 20)
 BIG_HEADERS = [(b"content-type", b"application/octet-stream"), (b"content-length", b"1048576")]
+ASGIApp = Callable[
+    [
+        dict[str, Any],
+        Callable[[], Awaitable[dict[str, Any]]],
+        Callable[[dict[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
 
 
-async def asgi_big(
-    scope: dict[str, Any],
-    receive: Callable[[], Awaitable[dict[str, Any]]],
-    send: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    """ASGI 1 MiB body (uvicorn's TLS file row)."""
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": BIG_HEADERS})
-    await send({"type": "http.response.body", "body": BIG})
+def _asgi_answer(headers: list[tuple[bytes, bytes]], body: bytes) -> ASGIApp:
+    """An ASGI app (uvicorn) that answers every request with ``body``."""
+
+    async def app(
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+asgi = _asgi_answer(HEADERS, BODY)
+"""ASGI hello (uvicorn)."""
+asgi_big = _asgi_answer(BIG_HEADERS, BIG)
+"""ASGI 1 MiB body (uvicorn's TLS file row)."""
 
 
 def wsgi(environ: dict[str, Any], start_response: Callable[..., object]) -> Iterable[bytes]:
