@@ -2,7 +2,7 @@
 
 One ``Origins`` per server (``Origins.from_config``, kept on the ``ServerContext``)
 holds the trusted proxies of ``--forwarded-allow-ips`` / ``--proxy-headers``
-(``driver.forwarded``, which does the reading). The connection asks
+(``driver.forwarded``, which does the reading). Each request's ``HTTPExchange`` asks
 ``Origins.resolve`` once per request head; the answer, ``None`` or a
 ``RequestOrigin``, is kept for the length of that request and is the one source of the
 ``HTTPRequest``'s client, scheme and host (``make_request``), hence of the WSGI
