@@ -38,7 +38,7 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import h11
 import httptools
@@ -141,7 +141,7 @@ class Runners:
         return {"one": self.one, "pipelined": self.pipelined, "keep-alive": self.keep_alive}[mode]
 
 
-def event_runners(lib: ModuleType, response: object, label: str) -> Runners:
+def event_runners(lib: Any, response: object, label: str) -> Runners:
     """The runners for a library with h11's event API (``sansio``, a ``--baseline`` copy
     of it, ``h11``, ``sansio.h11compat``); ``response`` is its 200 with an empty body.
     One body for all, so each is measured by the same loop."""
