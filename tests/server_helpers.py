@@ -120,12 +120,7 @@ class ServerProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Send ``sig`` and wait for the exit status (SIGKILL after ``timeout``)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.proc, sig, timeout)
         self._reader.join(5)
         return self.proc.returncode
 
@@ -133,6 +128,23 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
         self.proc.wait(10)
+
+
+def terminate(
+    proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15.0
+) -> int | None:
+    """Send ``sig`` to a server still running and wait for its exit status; SIGKILL
+    after ``timeout`` (then the status is ``None``: it did not stop by itself)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait(10)
+        return None
 
 
 @contextlib.contextmanager

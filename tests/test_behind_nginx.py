@@ -24,7 +24,6 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -46,6 +45,7 @@ from server_helpers import (
     read_until_close,
     running_nginx,
     running_server,
+    terminate,
 )
 from stress_harness import fd_count
 
@@ -241,13 +241,7 @@ class UnixServer:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
         assert self.proc.stderr is not None
         self.log = self.proc.stderr.read()
         self.proc.stderr.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from server_helpers import SRC, require_tool, trigger
+from server_helpers import SRC, require_tool, terminate, trigger
 
 __all__ = ["trigger"]
 
@@ -99,13 +99,7 @@ class Started:
         return self.stderr
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
         self._reader.join(5)
         return self.proc.returncode
 
